@@ -1,0 +1,165 @@
+//! CPU time and memory of a process, from Linux `/proc`.
+
+use anyhow::{Context, Result, bail};
+use std::time::Instant;
+
+/// Clock ticks per second (`getconf CLK_TCK`), 100 when it cannot be queried.
+pub fn clock_ticks_per_sec() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|v| *v > 0.0)
+        .unwrap_or(100.0)
+}
+
+/// utime + stime of a process in clock ticks. `pid` may be `self`.
+pub fn cpu_ticks(pid: &str) -> Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    parse_stat_ticks(&stat)
+}
+
+fn parse_stat_ticks(stat: &str) -> Result<u64> {
+    // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    let after = stat
+        .rfind(')')
+        .and_then(|i| stat.get(i + 2..))
+        .context("malformed /proc stat")?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After the name: state(3) ppid(4) ... utime is field 14, stime field 15 → index 11, 12.
+    let (Some(u), Some(s)) = (fields.get(11), fields.get(12)) else {
+        bail!("short /proc stat");
+    };
+    Ok(u.parse::<u64>()? + s.parse::<u64>()?)
+}
+
+/// VmRSS and VmHWM of a process in kB.
+pub fn memory_kb(pid: &str) -> Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    parse_status_kb(&status)
+}
+
+fn parse_status_kb(status: &str) -> Result<(u64, u64)> {
+    let field = |name: &str| -> Result<u64> {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .with_context(|| format!("no {name} in /proc status"))?;
+        let kb = line
+            .trim_start_matches(name)
+            .split_whitespace()
+            .next()
+            .context("empty value")?;
+        Ok(kb.parse::<u64>()?)
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Busy ticks of the whole machine (all CPUs), from `/proc/stat`.
+pub fn machine_busy_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    Some(
+        [0usize, 1, 2, 5, 6, 7]
+            .iter()
+            .filter_map(|&i| v.get(i))
+            .sum(),
+    )
+}
+
+/// A snapshot taken before a cell; `finish` turns it into the cell's measurements.
+pub struct Sampler {
+    server_pid: Option<String>,
+    ticks_per_sec: f64,
+    started: Instant,
+    server_ticks: Option<u64>,
+    self_ticks: Option<u64>,
+    busy_ticks: Option<u64>,
+}
+
+/// CPU and memory figures of one cell.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Usage {
+    pub seconds: f64,
+    pub server_cpu_seconds: Option<f64>,
+    pub server_rss_kb: Option<u64>,
+    pub server_hwm_kb: Option<u64>,
+    pub driver_cpu_seconds: Option<f64>,
+    /// CPU seconds used by everything else on the machine meanwhile.
+    pub other_cpu_seconds: Option<f64>,
+}
+
+impl Sampler {
+    pub fn start(server_pid: Option<u32>, ticks_per_sec: f64) -> Self {
+        let server_pid = server_pid.map(|p| p.to_string());
+        let server_ticks = server_pid.as_deref().and_then(|p| cpu_ticks(p).ok());
+        Sampler {
+            server_pid,
+            ticks_per_sec,
+            started: Instant::now(),
+            server_ticks,
+            self_ticks: cpu_ticks("self").ok(),
+            busy_ticks: machine_busy_ticks(),
+        }
+    }
+
+    pub fn finish(&self) -> Usage {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let tps = self.ticks_per_sec;
+        let delta = |before: Option<u64>, after: Option<u64>| -> Option<f64> {
+            Some(after?.saturating_sub(before?) as f64 / tps)
+        };
+        let server_after = self.server_pid.as_deref().and_then(|p| cpu_ticks(p).ok());
+        let server_cpu_seconds = delta(self.server_ticks, server_after);
+        let driver_cpu_seconds = delta(self.self_ticks, cpu_ticks("self").ok());
+        let busy = delta(self.busy_ticks, machine_busy_ticks());
+        let other_cpu_seconds = busy.map(|b| {
+            (b - server_cpu_seconds.unwrap_or(0.0) - driver_cpu_seconds.unwrap_or(0.0)).max(0.0)
+        });
+        let mem = self.server_pid.as_deref().and_then(|p| memory_kb(p).ok());
+        Usage {
+            seconds,
+            server_cpu_seconds,
+            server_rss_kb: mem.map(|m| m.0),
+            server_hwm_kb: mem.map(|m| m.1),
+            driver_cpu_seconds,
+            other_cpu_seconds,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_spaces_in_name() {
+        let stat = "1234 (my (odd) proc) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 4 0 100 1000 200";
+        assert_eq!(parse_stat_ticks(stat).unwrap(), 325);
+    }
+
+    #[test]
+    fn status_memory_fields() {
+        let status = "Name:\tx\nVmHWM:\t  20480 kB\nVmRSS:\t   10240 kB\n";
+        assert_eq!(parse_status_kb(status).unwrap(), (10240, 20480));
+    }
+
+    #[test]
+    fn own_process_is_readable() {
+        assert!(cpu_ticks("self").is_ok());
+        assert!(memory_kb("self").is_ok());
+        assert!(clock_ticks_per_sec() > 0.0);
+    }
+}

@@ -1,0 +1,124 @@
+use super::AdminError;
+use crate::realm::validate::{self as v, FieldError, NamePart};
+use crate::security::hasher::{self, HashProfile};
+use crate::store::users::UserRow;
+use crate::store::{self, Store, write_tx};
+use crate::web::render::Pages;
+
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub realm: String,
+    pub username: String,
+    pub password: kenpo_shared::secret::Secret,
+    pub temporary: bool,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub birthdate: Option<String>,
+    pub family_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_kana: Option<String>,
+    pub given_kana: Option<String>,
+    pub insurer_number: Option<String>,
+    pub card_symbol: Option<String>,
+    pub card_number: Option<String>,
+}
+
+/// Validates every field (all problems at once), hashes the password with the realm's profile
+/// and writes the member in one transaction.
+pub fn create(store: &Store, pages: &Pages, new: NewUser) -> Result<UserRow, AdminError> {
+    let realm = super::realms::find(store, &new.realm)?;
+    let mut errors: Vec<FieldError> = Vec::new();
+    let username = v::normalize_username(&new.username).map_err(|e| errors.push(e)).ok();
+    let password = match v::validate_password(&realm.settings.password.policy, username.as_deref().unwrap_or(""), new.password.expose()) {
+        Ok(p) => Some(p),
+        Err(es) => {
+            errors.extend(es);
+            None
+        }
+    };
+    let email = match new.email.as_deref() {
+        Some(e) => match v::normalize_email(e) {
+            Ok(n) => Some(v::email_uniqueness_key(&n)),
+            Err(es) => {
+                errors.extend(es);
+                None
+            }
+        },
+        None => None,
+    };
+    let mut opt = |input: &Option<String>, f: &dyn Fn(&str) -> Result<String, FieldError>| -> Option<String> {
+        input.as_deref().and_then(|s| f(s).map_err(|e| errors.push(e)).ok())
+    };
+    let family_name = opt(&new.family_name, &|s| v::normalize_name_part(NamePart::Family, s));
+    let given_name = opt(&new.given_name, &|s| v::normalize_name_part(NamePart::Given, s));
+    let family_kana = opt(&new.family_kana, &|s| v::normalize_kana_part(NamePart::Family, s));
+    let given_kana = opt(&new.given_kana, &|s| v::normalize_kana_part(NamePart::Given, s));
+    let insurer_number = opt(&new.insurer_number, &v::normalize_insurer_number);
+    let card_symbol = opt(&new.card_symbol, &v::normalize_card_symbol);
+    let card_number = opt(&new.card_number, &v::normalize_card_number);
+    let birthdate = opt(&new.birthdate, &|s| {
+        let d = v::parse_birthdate(s)?;
+        v::check_birthdate_not_future(d, chrono::Utc::now().date_naive())?;
+        Ok(d.format("%Y-%m-%d").to_string())
+    });
+    if !errors.is_empty() {
+        return Err(AdminError::from_field_errors(&errors, pages, &realm.settings.password.policy));
+    }
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(AdminError::field("username", "invalid"));
+    };
+    let hash = hasher::hash_now(HashProfile::parse(&realm.settings.password.hash), &password)
+        .map_err(|_| AdminError::field("password", "could not be hashed"))?;
+    let now = store::now();
+    let row = UserRow {
+        id: store::new_id(),
+        realm_id: realm.id.clone(),
+        username,
+        email_verified: email.is_some() && new.email_verified,
+        email,
+        family_name,
+        given_name,
+        family_kana,
+        given_kana,
+        birthdate,
+        insurer_number,
+        card_symbol,
+        card_number,
+        relationship: None,
+        password_hash: Some(hash),
+        password_changed_at: Some(now),
+        temporary_password: new.temporary,
+        status: "active".into(),
+        required_actions: if new.temporary { r#"["UPDATE_PASSWORD"]"#.into() } else { "[]".into() },
+        created_at: now,
+        updated_at: now,
+    };
+    let outcome = store.run_sync(|c| {
+        write_tx(c, |c| {
+            if store::users::find_by_username(c, &realm.id, &row.username)?.is_some() {
+                return Ok(Err(FieldError::UsernameTaken));
+            }
+            if let Some(e) = &row.email {
+                if store::users::email_taken(c, &realm.id, e, None)? {
+                    return Ok(Err(FieldError::EmailInUse));
+                }
+            }
+            store::users::insert(c, &row)?;
+            store::audit::record(c, store::audit::Event {
+                realm_id: Some(&realm.id),
+                kind: "user_created",
+                user_id: Some(&row.id),
+                detail: serde_json::json!({ "by": "admin", "temporary_password": row.temporary_password }),
+                ..Default::default()
+            })?;
+            Ok(Ok(()))
+        })
+    });
+    match outcome {
+        Ok(Ok(())) => Ok(row),
+        Ok(Err(e)) => Err(AdminError::from_field_errors(&[e], pages, &realm.settings.password.policy)),
+        // A concurrent insert of the same user ID or e-mail loses on the unique index.
+        Err(store::StoreError::Conflict(_)) => Err(AdminError::from_field_errors(&[FieldError::UsernameTaken], pages, &realm.settings.password.policy)),
+        Err(e) => Err(e.into()),
+    }
+}

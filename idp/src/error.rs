@@ -1,0 +1,68 @@
+//! The IdP's error type and its one mapping to HTTP. Expected problems (bad input, expired
+//! flow) are rendered as pages by the handlers; what reaches here is unexpected, so the member
+//! gets a short bilingual page with a support code, and the detail goes to the log once.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::oidc::error::OAuthError;
+use crate::security::hasher::HashError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdpError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error("page rendering failed: {0}")]
+    Render(String),
+    #[error("not found")]
+    NotFound,
+    #[error("bad request")]
+    BadRequest,
+}
+
+pub type Result<T, E = IdpError> = std::result::Result<T, E>;
+
+impl ResponseError for IdpError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            IdpError::NotFound => StatusCode::NOT_FOUND,
+            IdpError::BadRequest => StatusCode::BAD_REQUEST,
+            IdpError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let support = kenpo_shared::crypto::random_token(6);
+        if status.is_server_error() {
+            tracing::error!(error = %self, support = %support, "request failed");
+        }
+        let (ja, en) = match status {
+            StatusCode::NOT_FOUND => ("ページが見つかりません。", "Page not found."),
+            StatusCode::BAD_REQUEST => ("リクエストが正しくありません。", "The request is not valid."),
+            StatusCode::SERVICE_UNAVAILABLE => (
+                "ただいま混み合っています。しばらくしてから再度お試しください。",
+                "The service is busy. Please try again shortly.",
+            ),
+            _ => ("エラーが発生しました。しばらくしてから再度お試しください。", "Something went wrong. Please try again later."),
+        };
+        HttpResponse::build(status)
+            .insert_header(("Cache-Control", "no-store"))
+            .content_type("text/html; charset=utf-8")
+            .body(format!(
+                "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{ja}</title></head>\
+                 <body><main><h1>{ja}</h1><p lang=\"en\">{en}</p><p>サポートコード / Support code: {support}</p></main></body></html>"
+            ))
+    }
+}
+
+impl From<OAuthError> for IdpError {
+    fn from(e: OAuthError) -> Self {
+        tracing::warn!(error = %e, "protocol error on a page route");
+        IdpError::BadRequest
+    }
+}

@@ -1,0 +1,49 @@
+//! Checking an access token we issued: signature against the realm's keys, issuer, expiry,
+//! and that it was not revoked (its grant, or its own `jti` for client tokens). Used by
+//! userinfo and introspection.
+
+use serde_json::Value;
+
+use super::jose;
+use crate::realm::Realm;
+use crate::state::AppState;
+use crate::store::{self, StoreError};
+
+/// A valid access token: its claims and, for member tokens, the grant's user.
+pub struct ActiveToken {
+    pub claims: Value,
+    pub grant: Option<store::grants::GrantRow>,
+}
+
+pub async fn check(st: &AppState, realm: &Realm, token: &str) -> Result<Option<ActiveToken>, StoreError> {
+    if token.len() > 8192 {
+        return Ok(None);
+    }
+    let keys = st.keys.for_realm(&st.store, &realm.id).await?;
+    let Ok((header, claims)) = jose::verify_jwt(token, &keys.published) else {
+        return Ok(None);
+    };
+    // Only access tokens: an ID token or logout token is not a bearer credential.
+    if header.get("typ").and_then(Value::as_str) != Some("at+jwt") {
+        return Ok(None);
+    }
+    let now = chrono::Utc::now().timestamp();
+    let issuer = st.issuer(realm);
+    let valid = claims.get("iss").and_then(Value::as_str) == Some(issuer.as_str())
+        && claims.get("exp").and_then(Value::as_i64).is_some_and(|e| e > now);
+    let Some(jti) = claims.get("jti").and_then(Value::as_str).map(str::to_string).filter(|_| valid) else {
+        return Ok(None);
+    };
+    // Member tokens carry "<grant id>.<random>"; client tokens a bare random id.
+    match jti.split_once('.') {
+        Some((grant_id, _)) => {
+            let gid = grant_id.to_string();
+            let grant = st.store.run(move |c| store::grants::find_grant(c, &gid)).await?;
+            Ok(grant.filter(|g| g.revoked_at.is_none()).map(|g| ActiveToken { claims, grant: Some(g) }))
+        }
+        None => {
+            let revoked = st.store.run(move |c| store::grants::jti_revoked(c, &jti)).await?;
+            Ok((!revoked).then_some(ActiveToken { claims, grant: None }))
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Everything a request handler needs, built once at start-up and shared by all workers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cache::TtlCache;
+use crate::config::IdpConfig;
+use crate::oidc::keys::KeyRing;
+use crate::realm::Realm;
+use crate::security::hasher::Hasher;
+use crate::store::clients::Client;
+use crate::store::{self, Store, StoreError};
+use crate::web::render::Pages;
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+    pub config: IdpConfig,
+    pub keys: KeyRing,
+    pub hasher: Hasher,
+    pub pages: Pages,
+    /// Keys CSRF tokens (derived from the master key, so every replica agrees).
+    pub csrf_key: [u8; 32],
+    pub http: reqwest::Client,
+    realms: TtlCache<String, Realm>,
+    clients: TtlCache<(String, String), Option<Arc<Client>>>,
+    /// Serialised discovery documents per realm name.
+    pub discovery: TtlCache<String, Vec<u8>>,
+    /// Wakes the back-channel logout sender when a logout queued notices.
+    pub backchannel_wakeup: Arc<tokio::sync::Notify>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(store: Store, config: IdpConfig, master_key: &[u8; 32], hasher: Hasher) -> Result<Self, String> {
+        let keys = KeyRing::new(master_key)?;
+        let csrf_key = kenpo_shared::crypto::sha256(&[b"kenpo-csrf-v1".as_slice(), master_key].concat());
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(AppState(Arc::new(Inner {
+            store,
+            config,
+            keys,
+            hasher,
+            pages: Pages::load()?,
+            csrf_key,
+            http,
+            realms: TtlCache::new(Duration::from_secs(5), 1000),
+            clients: TtlCache::new(Duration::from_secs(5), 10_000),
+            discovery: TtlCache::new(Duration::from_secs(60), 1000),
+            backchannel_wakeup: Arc::new(tokio::sync::Notify::new()),
+        })))
+    }
+
+    pub fn issuer(&self, realm: &Realm) -> String {
+        format!("{}/realms/{}", self.config.trimmed_public_url(), realm.name)
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.config.public_url.starts_with("https://")
+    }
+
+    pub async fn realm(&self, name: &str) -> Result<Option<Arc<Realm>>, StoreError> {
+        if let Some(r) = self.realms.get(&name.to_string()) {
+            return Ok(Some(r));
+        }
+        let n = name.to_string();
+        let found = self.store.run(move |c| store::realms::find_by_name(c, &n)).await?;
+        Ok(found.map(|r| {
+            let r = Arc::new(r);
+            self.realms.put(name.to_string(), r.clone());
+            r
+        }))
+    }
+
+    /// A client by its OAuth client_id; misses are cached too (unknown-client floods stay cheap).
+    pub async fn client(&self, realm_id: &str, client_id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+        let key = (realm_id.to_string(), client_id.to_string());
+        if let Some(c) = self.clients.get(&key) {
+            return Ok(c.as_ref().clone());
+        }
+        let (r, id) = key.clone();
+        let found = self.store.run(move |c| store::clients::find(c, &r, &id)).await?;
+        let found = found.map(Arc::new);
+        self.clients.put(key, Arc::new(found.clone()));
+        Ok(found)
+    }
+
+    pub fn forget_realm(&self, name: &str) {
+        self.realms.remove(&name.to_string());
+    }
+}

@@ -1,0 +1,50 @@
+//! The IdP's storage: one portable schema, repositories by aggregate (free functions over
+//! `&mut AnyConnection`), migrations embedded per backend.
+
+pub mod audit;
+pub mod backchannel;
+pub mod clients;
+pub mod failures;
+pub mod flows;
+pub mod grants;
+pub mod keys;
+pub mod maintenance;
+pub mod realms;
+pub mod schema;
+pub mod sessions;
+pub mod users;
+
+use chrono::NaiveDateTime;
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+pub use kenpo_shared::db::{AnyConnection, DbUrl, Migrations, PoolOptions, Store, StoreError, write_tx};
+
+const POSTGRES: EmbeddedMigrations = embed_migrations!("../migrations/idp/postgres");
+const SQLITE: EmbeddedMigrations = embed_migrations!("../migrations/idp/sqlite");
+
+pub const MIGRATIONS: Migrations = Migrations { postgres: || POSTGRES, sqlite: || SQLITE, lock_key: 7_240_001 };
+
+/// Opens the IdP database and applies pending migrations.
+pub fn open(url: &str) -> Result<Store, StoreError> {
+    let url = DbUrl::parse(url)?;
+    Store::open(&url, PoolOptions::for_url(&url), &MIGRATIONS)
+}
+
+/// The current instant in UTC, truncated to microseconds so that it survives a round trip
+/// through either backend unchanged.
+pub fn now() -> NaiveDateTime {
+    let n = chrono::Utc::now().naive_utc();
+    let micros = n.and_utc().timestamp_micros();
+    chrono::DateTime::from_timestamp_micros(micros).map(|d| d.naive_utc()).unwrap_or(n)
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}

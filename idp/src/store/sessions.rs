@@ -1,0 +1,105 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{clients, session_clients, sso_sessions};
+use super::{AnyConnection, StoreError};
+
+/// An SSO session. `id` is the SHA-256 of the cookie token; `sid` is the public identifier
+/// that goes into tokens and logout tokens.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sso_sessions)]
+pub struct SessionRow {
+    pub id: String,
+    pub sid: String,
+    pub realm_id: String,
+    pub user_id: String,
+    pub auth_time: NaiveDateTime,
+    pub amr: String,
+    pub acr: String,
+    pub remember_me: bool,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+pub fn insert(c: &mut AnyConnection, row: &SessionRow) -> Result<(), StoreError> {
+    diesel::insert_into(sso_sessions::table).values(row).execute(c)?;
+    Ok(())
+}
+
+/// A session that has not expired, by its cookie hash.
+pub fn find_live(c: &mut AnyConnection, id: &str, realm_id: &str, now: NaiveDateTime) -> Result<Option<SessionRow>, StoreError> {
+    Ok(sso_sessions::table
+        .find(id)
+        .filter(sso_sessions::realm_id.eq(realm_id))
+        .filter(sso_sessions::expires_at.gt(now))
+        .select(SessionRow::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn find_by_sid(c: &mut AnyConnection, sid: &str) -> Result<Option<SessionRow>, StoreError> {
+    Ok(sso_sessions::table
+        .filter(sso_sessions::sid.eq(sid))
+        .select(SessionRow::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn touch(c: &mut AnyConnection, id: &str, now: NaiveDateTime, expires_at: NaiveDateTime) -> Result<(), StoreError> {
+    diesel::update(sso_sessions::table.find(id))
+        .set((sso_sessions::last_seen_at.eq(now), sso_sessions::expires_at.eq(expires_at)))
+        .execute(c)?;
+    Ok(())
+}
+
+pub fn delete(c: &mut AnyConnection, id: &str) -> Result<(), StoreError> {
+    diesel::delete(session_clients::table.filter(session_clients::session_id.eq(id))).execute(c)?;
+    diesel::delete(sso_sessions::table.find(id)).execute(c)?;
+    Ok(())
+}
+
+pub fn for_user(c: &mut AnyConnection, user_id: &str) -> Result<Vec<SessionRow>, StoreError> {
+    Ok(sso_sessions::table
+        .filter(sso_sessions::user_id.eq(user_id))
+        .select(SessionRow::as_select())
+        .load(c)?)
+}
+
+/// Records that `client_pk` received tokens from this session (for back-channel logout).
+pub fn add_client(c: &mut AnyConnection, session_id: &str, client_pk: &str, now: NaiveDateTime) -> Result<(), StoreError> {
+    let exists = session_clients::table
+        .find((session_id, client_pk))
+        .select(session_clients::client_id)
+        .first::<String>(c)
+        .optional()?
+        .is_some();
+    if !exists {
+        let r = diesel::insert_into(session_clients::table)
+            .values((
+                session_clients::session_id.eq(session_id),
+                session_clients::client_id.eq(client_pk),
+                session_clients::created_at.eq(now),
+            ))
+            .execute(c);
+        match r.map_err(StoreError::from) {
+            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The clients of a session that registered a back-channel logout URI: (client pk, uri).
+pub fn backchannel_targets(c: &mut AnyConnection, session_id: &str) -> Result<Vec<(String, String, String)>, StoreError> {
+    let rows: Vec<(String, String, Option<String>)> = session_clients::table
+        .inner_join(clients::table.on(clients::id.eq(session_clients::client_id)))
+        .filter(session_clients::session_id.eq(session_id))
+        .select((clients::id, clients::client_id, clients::backchannel_logout_uri))
+        .load(c)?;
+    Ok(rows.into_iter().filter_map(|(pk, cid, uri)| uri.map(|u| (pk, cid, u))).collect())
+}
+
+pub fn count_live(c: &mut AnyConnection, now: NaiveDateTime) -> Result<i64, StoreError> {
+    Ok(sso_sessions::table.filter(sso_sessions::expires_at.gt(now)).count().get_result(c)?)
+}

@@ -1,0 +1,9 @@
+//! HTTP edge: routes, extractors, rendering and the handlers. Handlers parse, call one domain
+//! function and render; no SQL and no crypto here.
+
+pub mod extract;
+pub mod login;
+pub mod logout;
+pub mod oidc;
+pub mod render;
+pub mod routes;

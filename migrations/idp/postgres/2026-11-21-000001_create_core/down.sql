@@ -1,0 +1,15 @@
+DROP TABLE audit_events;
+DROP TABLE login_failures;
+DROP TABLE backchannel_outbox;
+DROP TABLE used_assertions;
+DROP TABLE revoked_tokens;
+DROP TABLE refresh_tokens;
+DROP TABLE auth_codes;
+DROP TABLE grants;
+DROP TABLE auth_flows;
+DROP TABLE session_clients;
+DROP TABLE sso_sessions;
+DROP TABLE users;
+DROP TABLE clients;
+DROP TABLE signing_keys;
+DROP TABLE realms;
