@@ -167,6 +167,7 @@ pub struct Tokens {
 #[derive(Deserialize)]
 struct OAuthErrorBody {
     error: Option<String>,
+    error_description: Option<String>,
 }
 
 /// A response read to its end.
@@ -198,12 +199,22 @@ async fn send(req: RequestBuilder, what: &str) -> Result<Resp> {
 }
 
 fn http_error(what: &str, r: &Resp) -> anyhow::Error {
-    let detail = serde_json::from_slice::<OAuthErrorBody>(&r.body)
-        .ok()
-        .and_then(|b| b.error)
-        .unwrap_or_else(|| {
-            String::from_utf8_lossy(&r.body[..r.body.len().min(80)]).replace(['\n', '\r'], " ")
-        });
+    let snippet = |s: &str, n: usize| -> String {
+        s.chars()
+            .take(n)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
+    let detail = match serde_json::from_slice::<OAuthErrorBody>(&r.body) {
+        Ok(OAuthErrorBody {
+            error: Some(e),
+            error_description,
+        }) => match error_description {
+            Some(d) => format!("{e} ({})", snippet(&d, 80)),
+            None => e,
+        },
+        _ => snippet(&String::from_utf8_lossy(&r.body), 80),
+    };
     anyhow!("{what}: HTTP {} {detail}", r.status.as_u16())
 }
 
