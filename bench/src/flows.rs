@@ -6,14 +6,15 @@
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, StatusCode};
 use rand::RngCore;
-use reqwest::header::{self, HeaderMap, HeaderValue};
-use reqwest::{RequestBuilder, StatusCode};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use url::Url;
 
+use crate::conn::{Conn, Resp};
 use crate::html;
 
 /// The endpoints of one issuer.
@@ -44,30 +45,17 @@ fn endpoint(name: &str, v: &str) -> Result<Url> {
 
 impl Endpoints {
     /// Read `{issuer}/.well-known/openid-configuration`.
-    pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Self> {
-        let discovery = Url::parse(&format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        ))
-        .with_context(|| format!("bad issuer URL {issuer}"))?;
-        let resp = http
-            .get(discovery.clone())
-            .send()
-            .await
-            .with_context(|| format!("GET {discovery}"))?;
-        let status = resp.status();
-        if status != StatusCode::OK {
-            bail!("GET {discovery}: HTTP {status}");
+    pub async fn discover(conn: &mut Conn, issuer: &str) -> Result<Self> {
+        let discovery = Url::parse(&format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/')))
+            .with_context(|| format!("bad issuer URL {issuer}"))?;
+        let r = conn.send(Method::GET, &discovery, &[], None, &format!("GET {discovery}")).await?;
+        if r.status != StatusCode::OK {
+            bail!("GET {discovery}: HTTP {}", r.status);
         }
-        let d: Discovery = resp
-            .json()
-            .await
-            .with_context(|| format!("discovery document at {discovery}"))?;
+        let d: Discovery =
+            serde_json::from_slice(&r.body).with_context(|| format!("discovery document at {discovery}"))?;
         if d.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
-            bail!(
-                "discovery at {discovery} names issuer {:?}, expected {issuer:?}",
-                d.issuer
-            );
+            bail!("discovery at {discovery} names issuer {:?}, expected {issuer:?}", d.issuer);
         }
         Ok(Endpoints {
             issuer: d.issuer,
@@ -75,11 +63,7 @@ impl Endpoints {
             authorization: endpoint("authorization_endpoint", &d.authorization_endpoint)?,
             token: endpoint("token_endpoint", &d.token_endpoint)?,
             jwks: endpoint("jwks_uri", &d.jwks_uri)?,
-            userinfo: d
-                .userinfo_endpoint
-                .as_deref()
-                .map(|u| endpoint("userinfo_endpoint", u))
-                .transpose()?,
+            userinfo: d.userinfo_endpoint.as_deref().map(|u| endpoint("userinfo_endpoint", u)).transpose()?,
             introspection: d
                 .introspection_endpoint
                 .as_deref()
@@ -102,10 +86,7 @@ impl ClientCreds {
         let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let raw = format!("{}:{}", enc(id), enc(secret));
         let basic = HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(raw)))?;
-        Ok(ClientCreds {
-            id: id.to_owned(),
-            basic,
-        })
+        Ok(ClientCreds { id: id.to_owned(), basic })
     }
 }
 
@@ -121,17 +102,16 @@ impl Users {
         if self.list.is_empty() {
             return None;
         }
-        self.list
-            .get(i % self.list.len())
-            .map(|(u, p)| (u.as_str(), p.as_str()))
+        self.list.get(i % self.list.len()).map(|(u, p)| (u.as_str(), p.as_str()))
     }
 }
 
 /// Everything needed to talk to one issuer as one client.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub http: reqwest::Client,
     pub ep: Endpoints,
+    /// Per-request timeout.
+    pub timeout: std::time::Duration,
     pub client: ClientCreds,
     pub users: Arc<Users>,
     pub redirect_uri: Url,
@@ -143,17 +123,6 @@ pub struct Target {
     pub cc_scope: String,
     /// Form pages (login, identify, consent, ...) submitted at most per flow.
     pub max_forms: usize,
-}
-
-/// A `reqwest` client for load: no redirects followed, no proxies, keep-alive.
-pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .tcp_nodelay(true)
-        .timeout(timeout)
-        .pool_idle_timeout(std::time::Duration::from_secs(30))
-        .build()?)
 }
 
 /// Tokens from a token endpoint response.
@@ -170,46 +139,11 @@ struct OAuthErrorBody {
     error_description: Option<String>,
 }
 
-/// A response read to its end.
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-async fn send(req: RequestBuilder, what: &str) -> Result<Resp> {
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| anyhow!(e.without_url()))
-        .with_context(|| format!("{what}: network error"))?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| anyhow!(e.without_url()))
-        .with_context(|| format!("{what}: reading body"))?
-        .to_vec();
-    Ok(Resp {
-        status,
-        headers,
-        body,
-    })
-}
-
 fn http_error(what: &str, r: &Resp) -> anyhow::Error {
-    let snippet = |s: &str, n: usize| -> String {
-        s.chars()
-            .take(n)
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect()
-    };
+    let snippet =
+        |s: &str, n: usize| -> String { s.chars().take(n).map(|c| if c.is_control() { ' ' } else { c }).collect() };
     let detail = match serde_json::from_slice::<OAuthErrorBody>(&r.body) {
-        Ok(OAuthErrorBody {
-            error: Some(e),
-            error_description,
-        }) => match error_description {
+        Ok(OAuthErrorBody { error: Some(e), error_description }) => match error_description {
             Some(d) => format!("{e} ({})", snippet(&d, 80)),
             None => e,
         },
@@ -223,8 +157,8 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// W1: the discovery document, 200 with an `issuer` member.
-pub async fn get_discovery(t: &Target) -> Result<()> {
-    let r = send(t.http.get(t.ep.discovery.clone()), "discovery").await?;
+pub async fn get_discovery(t: &Target, conn: &mut Conn) -> Result<()> {
+    let r = conn.send(Method::GET, &t.ep.discovery, &[], None, "discovery").await?;
     if r.status != StatusCode::OK {
         return Err(http_error("discovery", &r));
     }
@@ -235,8 +169,8 @@ pub async fn get_discovery(t: &Target) -> Result<()> {
 }
 
 /// W2: the JWKS, 200 with a `keys` member.
-pub async fn get_jwks(t: &Target) -> Result<()> {
-    let r = send(t.http.get(t.ep.jwks.clone()), "jwks").await?;
+pub async fn get_jwks(t: &Target, conn: &mut Conn) -> Result<()> {
+    let r = conn.send(Method::GET, &t.ep.jwks, &[], None, "jwks").await?;
     if r.status != StatusCode::OK {
         return Err(http_error("jwks", &r));
     }
@@ -246,22 +180,20 @@ pub async fn get_jwks(t: &Target) -> Result<()> {
     Ok(())
 }
 
-async fn token_request(t: &Target, what: &str, form: &[(&str, &str)]) -> Result<Tokens> {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let req = t
-        .http
-        .post(t.ep.token.clone())
-        .header(header::AUTHORIZATION, t.client.basic.clone())
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(body);
-    let r = send(req, what).await?;
+const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
+
+/// Headers of a form POST authenticated with the client's Basic credentials.
+fn basic_form_headers(t: &Target) -> [(HeaderName, HeaderValue); 2] {
+    [(header::AUTHORIZATION, t.client.basic.clone()), (header::CONTENT_TYPE, FORM)]
+}
+
+async fn token_request(t: &Target, conn: &mut Conn, what: &str, form: &[(&str, &str)]) -> Result<Tokens> {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let r = conn.send(Method::POST, &t.ep.token, &basic_form_headers(t), Some(body), what).await?;
     if r.status != StatusCode::OK {
         return Err(http_error(what, &r));
     }
-    let tokens: Tokens =
-        serde_json::from_slice(&r.body).with_context(|| format!("{what}: body is not JSON"))?;
+    let tokens: Tokens = serde_json::from_slice(&r.body).with_context(|| format!("{what}: body is not JSON"))?;
     if tokens.access_token.as_deref().is_none_or(str::is_empty) {
         bail!("{what}: response without access_token");
     }
@@ -269,45 +201,27 @@ async fn token_request(t: &Target, what: &str, form: &[(&str, &str)]) -> Result<
 }
 
 /// W3: one client_credentials grant.
-pub async fn client_credentials(t: &Target) -> Result<()> {
+pub async fn client_credentials(t: &Target, conn: &mut Conn) -> Result<Tokens> {
     let mut form = vec![("grant_type", "client_credentials")];
     if !t.cc_scope.is_empty() {
         form.push(("scope", t.cc_scope.as_str()));
     }
-    token_request(t, "client_credentials", &form).await?;
-    Ok(())
+    token_request(t, conn, "client_credentials", &form).await
 }
 
 /// W4: one refresh_token grant; returns the new tokens.
-pub async fn refresh(t: &Target, refresh_token: &str) -> Result<Tokens> {
-    token_request(
-        t,
-        "refresh_token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ],
-    )
-    .await
+pub async fn refresh(t: &Target, conn: &mut Conn, refresh_token: &str) -> Result<Tokens> {
+    token_request(t, conn, "refresh_token", &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)]).await
 }
 
 /// W9: introspection of an access token, expected active.
-pub async fn introspect(t: &Target, access_token: &str) -> Result<()> {
-    let url =
-        t.ep.introspection
-            .clone()
-            .context("discovery has no introspection_endpoint")?;
+pub async fn introspect(t: &Target, conn: &mut Conn, access_token: &str) -> Result<()> {
+    let url = t.ep.introspection.as_ref().context("discovery has no introspection_endpoint")?;
     let body = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("token", access_token)
         .append_pair("token_type_hint", "access_token")
         .finish();
-    let req = t
-        .http
-        .post(url)
-        .header(header::AUTHORIZATION, t.client.basic.clone())
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(body);
-    let r = send(req, "introspection").await?;
+    let r = conn.send(Method::POST, url, &basic_form_headers(t), Some(body), "introspection").await?;
     if r.status != StatusCode::OK {
         return Err(http_error("introspection", &r));
     }
@@ -315,8 +229,7 @@ pub async fn introspect(t: &Target, access_token: &str) -> Result<()> {
     struct Active {
         active: bool,
     }
-    let a: Active =
-        serde_json::from_slice(&r.body).context("introspection: body without `active`")?;
+    let a: Active = serde_json::from_slice(&r.body).context("introspection: body without `active`")?;
     if !a.active {
         bail!("introspection: token reported inactive");
     }
@@ -324,12 +237,10 @@ pub async fn introspect(t: &Target, access_token: &str) -> Result<()> {
 }
 
 /// W9: userinfo with a bearer token, expected 200 with `sub`.
-pub async fn userinfo(t: &Target, access_token: &str) -> Result<()> {
-    let url =
-        t.ep.userinfo
-            .clone()
-            .context("discovery has no userinfo_endpoint")?;
-    let r = send(t.http.get(url).bearer_auth(access_token), "userinfo").await?;
+pub async fn userinfo(t: &Target, conn: &mut Conn, access_token: &str) -> Result<()> {
+    let url = t.ep.userinfo.as_ref().context("discovery has no userinfo_endpoint")?;
+    let bearer = HeaderValue::from_str(&format!("Bearer {access_token}")).context("access token unfit for a header")?;
+    let r = conn.send(Method::GET, url, &[(header::AUTHORIZATION, bearer)], None, "userinfo").await?;
     if r.status != StatusCode::OK {
         return Err(http_error("userinfo", &r));
     }
@@ -361,8 +272,7 @@ impl Jar {
             let (name, value) = (name.trim(), value.trim());
             let expired = parts.any(|a| {
                 let a = a.trim().to_ascii_lowercase();
-                a.strip_prefix("max-age=")
-                    .is_some_and(|v| v.trim().parse::<i64>().is_ok_and(|n| n <= 0))
+                a.strip_prefix("max-age=").is_some_and(|v| v.trim().parse::<i64>().is_ok_and(|n| n <= 0))
                     || (a.starts_with("expires=") && a.contains("1970"))
             });
             self.cookies.retain(|(k, _)| k != name);
@@ -376,11 +286,7 @@ impl Jar {
         if self.cookies.is_empty() {
             return None;
         }
-        let pairs: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+        let pairs: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
         Some(pairs.join("; "))
     }
 }
@@ -400,7 +306,7 @@ fn same_endpoint(a: &Url, b: &Url) -> bool {
 
 /// W5/W6: one full browser login with a fresh cookie jar, then the code exchange.
 /// `user` selects the member (round robin), `scope` the requested scope.
-pub async fn login(t: &Target, user: usize, scope: &str) -> Result<Tokens> {
+pub async fn login(t: &Target, conn: &mut Conn, user: usize, scope: &str) -> Result<Tokens> {
     let (username, password) = t.users.get(user).context("no members configured")?;
     let mut jar = Jar::default();
     let verifier = random_b64(32);
@@ -416,7 +322,7 @@ pub async fn login(t: &Target, user: usize, scope: &str) -> Result<Tokens> {
         .append_pair("nonce", &random_b64(12))
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
-    let mut r = page_request(&mut jar, t.http.get(url.clone()), &url).await?;
+    let mut r = page_request(conn, &mut jar, Method::GET, &url, None).await?;
     let mut forms = 0usize;
     let mut password_sent = false;
     let mut code = None;
@@ -427,15 +333,13 @@ pub async fn login(t: &Target, user: usize, scope: &str) -> Result<Tokens> {
                 .get(header::LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .with_context(|| format!("redirect without Location at {}", url.path()))?;
-            let next = url
-                .join(loc)
-                .with_context(|| format!("bad Location {loc:?}"))?;
+            let next = url.join(loc).with_context(|| format!("bad Location {loc:?}"))?;
             if same_endpoint(&next, &t.redirect_uri) {
                 code = Some(authorization_response(&next, &state, &t.ep.issuer)?);
                 break;
             }
             url = next;
-            r = page_request(&mut jar, t.http.get(url.clone()), &url).await?;
+            r = page_request(conn, &mut jar, Method::GET, &url, None).await?;
         } else if r.status == StatusCode::OK {
             let text = String::from_utf8_lossy(&r.body);
             let page_forms = html::parse_forms(&text, &url);
@@ -463,27 +367,20 @@ pub async fn login(t: &Target, user: usize, scope: &str) -> Result<Tokens> {
                 }
                 f
             } else {
-                bail!(
-                    "page without a login form and without a code at {}",
-                    url.path()
-                );
+                bail!("page without a login form and without a code at {}", url.path());
             };
             forms += 1;
             if forms > t.max_forms {
                 bail!("more than {} form pages in one login", t.max_forms);
             }
             url = form.action.clone();
-            let req = if form.method == "post" {
-                t.http
-                    .post(url.clone())
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(form.encoded())
+            r = if form.method == "post" {
+                page_request(conn, &mut jar, Method::POST, &url, Some(form.encoded())).await?
             } else {
                 form.action.set_query(Some(&form.encoded()));
                 url = form.action.clone();
-                t.http.get(url.clone())
+                page_request(conn, &mut jar, Method::GET, &url, None).await?
             };
-            r = page_request(&mut jar, req, &url).await?;
         } else {
             return Err(http_error(&format!("login page {}", url.path()), &r));
         }
@@ -491,6 +388,7 @@ pub async fn login(t: &Target, user: usize, scope: &str) -> Result<Tokens> {
     let code = code.context("too many redirects and pages without reaching the redirect_uri")?;
     let tokens = token_request(
         t,
+        conn,
         "authorization_code",
         &[
             ("grant_type", "authorization_code"),
@@ -500,20 +398,21 @@ pub async fn login(t: &Target, user: usize, scope: &str) -> Result<Tokens> {
         ],
     )
     .await?;
-    if scope.split(' ').any(|s| s == "openid")
-        && tokens.id_token.as_deref().is_none_or(str::is_empty)
-    {
+    if scope.split(' ').any(|s| s == "openid") && tokens.id_token.as_deref().is_none_or(str::is_empty) {
         bail!("authorization_code: response without id_token");
     }
     Ok(tokens)
 }
 
-async fn page_request(jar: &mut Jar, req: RequestBuilder, url: &Url) -> Result<Resp> {
-    let req = match jar.header() {
-        Some(c) => req.header(header::COOKIE, c),
-        None => req,
-    };
-    let r = send(req, &format!("login page {}", url.path())).await?;
+async fn page_request(conn: &mut Conn, jar: &mut Jar, method: Method, url: &Url, body: Option<String>) -> Result<Resp> {
+    let mut headers = Vec::with_capacity(2);
+    if let Some(c) = jar.header() {
+        headers.push((header::COOKIE, HeaderValue::from_str(&c).context("cookie unfit for a header")?));
+    }
+    if body.is_some() {
+        headers.push((header::CONTENT_TYPE, FORM));
+    }
+    let r = conn.send(method, url, &headers, body, &format!("login page {}", url.path())).await?;
     jar.store(&r.headers);
     Ok(r)
 }
@@ -536,10 +435,7 @@ fn authorization_response(loc: &Url, state: &str, issuer: &str) -> Result<String
         }
     }
     if let Some(e) = error {
-        bail!(
-            "authorization error: {e} {}",
-            description.unwrap_or_default()
-        );
+        bail!("authorization error: {e} {}", description.unwrap_or_default());
     }
     if got_state.as_deref() != Some(state) {
         bail!("state mismatch in the authorization response");
@@ -549,8 +445,7 @@ fn authorization_response(loc: &Url, state: &str, issuer: &str) -> Result<String
     {
         bail!("iss {i:?} in the authorization response differs from the issuer");
     }
-    code.filter(|c| !c.is_empty())
-        .context("redirect to redirect_uri without a code")
+    code.filter(|c| !c.is_empty()).context("redirect to redirect_uri without a code")
 }
 
 #[cfg(test)]
@@ -570,19 +465,13 @@ mod tests {
     fn jar_keeps_replaces_and_expires() {
         let mut jar = Jar::default();
         let mut h = HeaderMap::new();
-        h.append(
-            header::SET_COOKIE,
-            HeaderValue::from_static("a=1; Path=/; HttpOnly"),
-        );
+        h.append(header::SET_COOKIE, HeaderValue::from_static("a=1; Path=/; HttpOnly"));
         h.append(header::SET_COOKIE, HeaderValue::from_static("b=2"));
         jar.store(&h);
         assert_eq!(jar.header().as_deref(), Some("a=1; b=2"));
         let mut h = HeaderMap::new();
         h.append(header::SET_COOKIE, HeaderValue::from_static("a=3"));
-        h.append(
-            header::SET_COOKIE,
-            HeaderValue::from_static("b=x; Max-Age=0"),
-        );
+        h.append(header::SET_COOKIE, HeaderValue::from_static("b=x; Max-Age=0"));
         jar.store(&h);
         assert_eq!(jar.header().as_deref(), Some("a=3"));
     }
@@ -594,9 +483,7 @@ mod tests {
         assert!(authorization_response(&ok, "T", "http://idp").is_err());
         assert!(authorization_response(&ok, "S", "http://other").is_err());
         let err = Url::parse("http://127.0.0.1:9/cb?error=access_denied&state=S").unwrap();
-        let msg = authorization_response(&err, "S", "http://idp")
-            .unwrap_err()
-            .to_string();
+        let msg = authorization_response(&err, "S", "http://idp").unwrap_err().to_string();
         assert!(msg.contains("access_denied"));
         let none = Url::parse("http://127.0.0.1:9/cb?state=S").unwrap();
         assert!(authorization_response(&none, "S", "http://idp").is_err());

@@ -41,10 +41,7 @@ impl Form {
 
     #[cfg(test)]
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// The fields as an `application/x-www-form-urlencoded` body.
@@ -69,9 +66,7 @@ pub fn parse_forms(html: &str, page: &Url) -> Vec<Form> {
         };
         let open_attrs = attributes(&clean[start + "<form".len()..open_end]);
         let body_start = open_end + 1;
-        let body_end = lc[body_start..]
-            .find("</form")
-            .map_or(clean.len(), |i| body_start + i);
+        let body_end = lc[body_start..].find("</form").map_or(clean.len(), |i| body_start + i);
         pos = body_end;
         if let Ok(form) = build_form(&open_attrs, &clean[body_start..body_end], page) {
             forms.push(form);
@@ -87,22 +82,14 @@ pub fn login_form(forms: &[Form]) -> Option<&Form> {
 
 fn build_form(attrs: &[(String, String)], body: &str, page: &Url) -> Result<Form> {
     let action = match attr(attrs, "action").map(str::trim) {
-        Some(a) if !a.is_empty() => page
-            .join(a)
-            .with_context(|| format!("bad form action {a:?}"))?,
+        Some(a) if !a.is_empty() => page.join(a).with_context(|| format!("bad form action {a:?}"))?,
         _ => page.clone(),
     };
     let method = attr(attrs, "method")
         .map(|m| m.trim().to_ascii_lowercase())
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| "get".to_owned());
-    let mut form = Form {
-        action,
-        method,
-        fields: Vec::new(),
-        password_field: None,
-        username_field: None,
-    };
+    let mut form = Form { action, method, fields: Vec::new(), password_field: None, username_field: None };
     let lc = body.to_ascii_lowercase();
     let mut pos = 0;
     let mut submit_taken = false;
@@ -149,11 +136,7 @@ fn build_form(attrs: &[(String, String)], body: &str, page: &Url) -> Result<Form
             }
             "checkbox" | "radio" => {
                 if has(&a, "checked") {
-                    let v = if value.is_empty() {
-                        "on".to_owned()
-                    } else {
-                        value
-                    };
+                    let v = if value.is_empty() { "on".to_owned() } else { value };
                     form.fields.push((name.to_owned(), v));
                 }
             }
@@ -264,10 +247,7 @@ fn attributes(s: &str) -> Vec<(String, String)> {
 }
 
 fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    attrs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 fn has(attrs: &[(String, String)], name: &str) -> bool {
@@ -388,17 +368,11 @@ mod tests {
             <button type="submit" class="login login-submit">Sign-in</button></form>"#;
         let forms = parse_forms(html, &page());
         let mut f = login_form(&forms).unwrap().clone();
-        assert_eq!(
-            f.action.as_str(),
-            "http://127.0.0.1:8080/interaction/abc/login"
-        );
+        assert_eq!(f.action.as_str(), "http://127.0.0.1:8080/interaction/abc/login");
         assert_eq!(f.username_field.as_deref(), Some("login"));
         f.set("login", "bench00001");
         f.set("password", "p&ss word");
-        assert_eq!(
-            f.encoded(),
-            "prompt=login&login=bench00001&password=p%26ss+word"
-        );
+        assert_eq!(f.encoded(), "prompt=login&login=bench00001&password=p%26ss+word");
 
         let email = r#"<form method="post"><input type="email" name="mail"><input type="password" name="pw"></form>"#;
         let forms = parse_forms(email, &page());
@@ -410,10 +384,7 @@ mod tests {
 
     #[test]
     fn page_without_password_form() {
-        let forms = parse_forms(
-            "<p>hello</p><form method=post><input name=a value=b></form>",
-            &page(),
-        );
+        let forms = parse_forms("<p>hello</p><form method=post><input name=a value=b></form>", &page());
         assert_eq!(forms.len(), 1);
         assert!(login_form(&forms).is_none());
         assert!(parse_forms("<formula>", &page()).is_empty());

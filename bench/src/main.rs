@@ -1,6 +1,7 @@
 //! kenpo-bench: the load driver for the workloads of `PERFORMANCE.md` (W1-W7, W9), against
 //! any OpenID Connect provider on this machine.
 
+mod conn;
 mod flows;
 mod html;
 mod proc_stats;
@@ -99,6 +100,10 @@ pub struct Args {
     /// W4: a refresh response without a new refresh token is an error.
     #[arg(long)]
     pub expect_rotation: bool,
+    /// Skip the start-up checks (one login, one client_credentials grant) that stop the run
+    /// early on a wrong setup; every failure is then only counted in the table.
+    #[arg(long)]
+    pub no_check: bool,
     /// Form pages a login may submit (login, identifier-first, consent, ...).
     #[arg(long, default_value_t = 4)]
     pub max_forms: usize,
@@ -149,10 +154,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     } else {
         (s, 1.0)
     };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad duration {s:?} (e.g. 10s, 500ms, 1m)"))?;
+    let v: f64 = num.trim().parse().map_err(|_| format!("bad duration {s:?} (e.g. 10s, 500ms, 1m)"))?;
     let secs = v * unit;
     if !(0.0..=120.0).contains(&secs) {
         return Err(format!("duration {s:?} out of range (0 to 120 s)"));
@@ -163,19 +165,24 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Load goes to this machine only, like the scripts in shared/perf.
 fn check_loopback(url: &str) -> Result<()> {
     let u = url::Url::parse(url).with_context(|| format!("bad URL {url}"))?;
-    let ok = match u.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    };
+    let ok = conn::is_loopback(&u);
     if !ok {
         bail!("refusing to send load to {url}: loopback only");
     }
     Ok(())
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match real_main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kenpo-bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> Result<()> {
     let args = Args::parse();
     check_loopback(&args.issuer)?;
     if let Some(m) = &args.issuer_min {
@@ -184,15 +191,15 @@ fn main() -> Result<()> {
     if args.concurrency.is_empty() || args.concurrency.contains(&0) {
         bail!("--concurrency needs positive numbers");
     }
-    let threads = args
-        .threads
-        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
-        .unwrap_or(1)
-        .max(1);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()?;
+    let threads =
+        args.threads.or_else(|| std::thread::available_parallelism().ok().map(|n| n.get())).unwrap_or(1).max(1);
+    // One CPU (the driver pinned with taskset): a current-thread runtime spares the
+    // work-stealing machinery.
+    let rt = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?
+    };
     rt.block_on(run::main(args))
 }
 

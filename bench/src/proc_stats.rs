@@ -18,17 +18,14 @@ pub fn clock_ticks_per_sec() -> f64 {
 
 /// utime + stime of a process in clock ticks. `pid` may be `self`.
 pub fn cpu_ticks(pid: &str) -> Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("reading /proc/{pid}/stat"))?;
     parse_stat_ticks(&stat)
 }
 
 fn parse_stat_ticks(stat: &str) -> Result<u64> {
     // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-    let after = stat
-        .rfind(')')
-        .and_then(|i| stat.get(i + 2..))
-        .context("malformed /proc stat")?;
+    let after = stat.rfind(')').and_then(|i| stat.get(i + 2..)).context("malformed /proc stat")?;
     let fields: Vec<&str> = after.split_whitespace().collect();
     // After the name: state(3) ppid(4) ... utime is field 14, stime field 15 → index 11, 12.
     let (Some(u), Some(s)) = (fields.get(11), fields.get(12)) else {
@@ -46,15 +43,9 @@ pub fn memory_kb(pid: &str) -> Result<(u64, u64)> {
 
 fn parse_status_kb(status: &str) -> Result<(u64, u64)> {
     let field = |name: &str| -> Result<u64> {
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .with_context(|| format!("no {name} in /proc status"))?;
-        let kb = line
-            .trim_start_matches(name)
-            .split_whitespace()
-            .next()
-            .context("empty value")?;
+        let line =
+            status.lines().find(|l| l.starts_with(name)).with_context(|| format!("no {name} in /proc status"))?;
+        let kb = line.trim_start_matches(name).split_whitespace().next().context("empty value")?;
         Ok(kb.parse::<u64>()?)
     };
     Ok((field("VmRSS:")?, field("VmHWM:")?))
@@ -64,18 +55,9 @@ fn parse_status_kb(status: &str) -> Result<(u64, u64)> {
 pub fn machine_busy_ticks() -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let line = stat.lines().find(|l| l.starts_with("cpu "))?;
-    let v: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
+    let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
     // user nice system idle iowait irq softirq steal
-    Some(
-        [0usize, 1, 2, 5, 6, 7]
-            .iter()
-            .filter_map(|&i| v.get(i))
-            .sum(),
-    )
+    Some([0usize, 1, 2, 5, 6, 7].iter().filter_map(|&i| v.get(i)).sum())
 }
 
 /// A snapshot taken before a cell; `finish` turns it into the cell's measurements.
@@ -124,9 +106,8 @@ impl Sampler {
         let server_cpu_seconds = delta(self.server_ticks, server_after);
         let driver_cpu_seconds = delta(self.self_ticks, cpu_ticks("self").ok());
         let busy = delta(self.busy_ticks, machine_busy_ticks());
-        let other_cpu_seconds = busy.map(|b| {
-            (b - server_cpu_seconds.unwrap_or(0.0) - driver_cpu_seconds.unwrap_or(0.0)).max(0.0)
-        });
+        let other_cpu_seconds =
+            busy.map(|b| (b - server_cpu_seconds.unwrap_or(0.0) - driver_cpu_seconds.unwrap_or(0.0)).max(0.0));
         let mem = self.server_pid.as_deref().and_then(|p| memory_kb(p).ok());
         Usage {
             seconds,

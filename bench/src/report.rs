@@ -119,13 +119,7 @@ pub fn table(rows: &[Row]) -> String {
             .iter()
             .zip(&widths)
             .enumerate()
-            .map(|(i, (c, w))| {
-                if i == 0 {
-                    format!("{c:<w$}")
-                } else {
-                    format!("{c:>w$}")
-                }
-            })
+            .map(|(i, (c, w))| if i == 0 { format!("{c:<w$}") } else { format!("{c:>w$}") })
             .collect();
         format!("| {} |", parts.join(" | "))
     };
@@ -135,13 +129,7 @@ pub fn table(rows: &[Row]) -> String {
     let sep: Vec<String> = widths
         .iter()
         .enumerate()
-        .map(|(i, w)| {
-            if i == 0 {
-                "-".repeat(w + 2)
-            } else {
-                format!("{}:", "-".repeat(w + 1))
-            }
-        })
+        .map(|(i, w)| if i == 0 { "-".repeat(w + 2) } else { format!("{}:", "-".repeat(w + 1)) })
         .collect();
     out.push_str(&format!("|{}|\n", sep.join("|")));
     for r in &body {
@@ -178,21 +166,9 @@ struct JsonReport<'a, C: Serialize> {
 }
 
 /// Write every row (with the run's configuration and warnings) as pretty JSON.
-pub fn write_json<C: Serialize>(
-    path: &Path,
-    config: &C,
-    warnings: &[String],
-    rows: &[Row],
-) -> Result<()> {
-    let generated_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let report = JsonReport {
-        generated_unix,
-        config,
-        warnings,
-        rows,
-    };
+pub fn write_json<C: Serialize>(path: &Path, config: &C, warnings: &[String], rows: &[Row]) -> Result<()> {
+    let generated_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let report = JsonReport { generated_unix, config, warnings, rows };
     let text = serde_json::to_string_pretty(&report)?;
     std::fs::write(path, format!("{text}\n")).with_context(|| format!("writing {}", path.display()))
 }
@@ -208,10 +184,7 @@ mod tests {
         let mut t = Tally::default();
         t.record_ok(Duration::from_millis(2));
         t.record_error("x");
-        let usage = Usage {
-            seconds: 2.0,
-            ..Usage::default()
-        };
+        let usage = Usage { seconds: 2.0, ..Usage::default() };
         let r = Row::new("W1 discovery", "http://i", "c", 16, &t, &usage);
         assert_eq!(r.ok_per_sec, 0.5);
         let text = table(&[r]);

@@ -30,15 +30,10 @@ pub struct SetupPlan {
 /// The realm name of a Keycloak-style issuer (`http://host/realms/NAME`).
 pub fn realm_of(issuer: &str) -> Result<String> {
     let url = Url::parse(issuer).with_context(|| format!("bad issuer URL {issuer}"))?;
-    let segs: Vec<&str> = url
-        .path_segments()
-        .map(|s| s.filter(|x| !x.is_empty()).collect())
-        .unwrap_or_default();
+    let segs: Vec<&str> = url.path_segments().map(|s| s.filter(|x| !x.is_empty()).collect()).unwrap_or_default();
     match segs.as_slice() {
         [.., "realms", name] => Ok((*name).to_owned()),
-        _ => bail!(
-            "--setup-kenpo needs an issuer of the form http://HOST:PORT/realms/NAME, got {issuer}"
-        ),
+        _ => bail!("--setup-kenpo needs an issuer of the form http://HOST:PORT/realms/NAME, got {issuer}"),
     }
 }
 
@@ -46,9 +41,7 @@ pub fn realm_of(issuer: &str) -> Result<String> {
 /// `--password` is reported once instead of once per member.
 pub fn check_users(users: &[(String, String)]) -> Result<()> {
     for (u, p) in users {
-        let ok_chars = u
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.@".contains(c));
+        let ok_chars = u.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.@".contains(c));
         if !(8..=13).contains(&u.len()) || !ok_chars {
             bail!("username {u:?}: our IdP needs 8-13 characters of [a-z0-9-_.@]");
         }
@@ -82,12 +75,7 @@ async fn cli(bin: &PathBuf, db: &str, args: &[&str]) -> Result<()> {
                 Some(v)
             })
             .collect();
-        bail!(
-            "kenpo-idp {} failed ({}): {}",
-            shown.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        bail!("kenpo-idp {} failed ({}): {}", shown.join(" "), out.status, String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(())
 }
@@ -101,12 +89,7 @@ pub async fn run(plan: &SetupPlan) -> Result<Vec<String>> {
     realms.extend(plan.min_realm.clone());
     for realm in &realms {
         let display = format!("kenpo-bench {realm}");
-        cli(
-            bin,
-            db,
-            &["realm", "create", realm, "--display-name", &display],
-        )
-        .await?;
+        cli(bin, db, &["realm", "create", realm, "--display-name", &display]).await?;
         eprintln!("setup: realm {realm} created");
         if Some(realm) == plan.min_realm.as_ref() {
             if let Err(e) = cli(bin, db, &["realm", "set", realm, &plan.min_hash_setting]).await {
@@ -160,21 +143,7 @@ async fn create_users(plan: &SetupPlan, realm: &str) -> Result<()> {
         let (bin, db, realm) = (plan.bin.clone(), plan.db.clone(), realm.to_owned());
         set.spawn(async move {
             let _permit = permits.acquire_owned().await?;
-            cli(
-                &bin,
-                &db,
-                &[
-                    "user",
-                    "create",
-                    "--realm",
-                    &realm,
-                    "--username",
-                    &u,
-                    "--password",
-                    &p,
-                ],
-            )
-            .await
+            cli(&bin, &db, &["user", "create", "--realm", &realm, "--username", &u, "--password", &p]).await
         });
     }
     let mut first_error = None;
@@ -187,9 +156,7 @@ async fn create_users(plan: &SetupPlan, realm: &str) -> Result<()> {
         }
     }
     match first_error {
-        Some(e) => Err(e.context(format!(
-            "{failed} member(s) could not be created in {realm}"
-        ))),
+        Some(e) => Err(e.context(format!("{failed} member(s) could not be created in {realm}"))),
         None => Ok(()),
     }
 }
@@ -201,14 +168,8 @@ mod tests {
 
     #[test]
     fn realm_from_issuer() {
-        assert_eq!(
-            realm_of("http://127.0.0.1:8080/realms/bench").unwrap(),
-            "bench"
-        );
-        assert_eq!(
-            realm_of("http://127.0.0.1:8080/realms/bench/").unwrap(),
-            "bench"
-        );
+        assert_eq!(realm_of("http://127.0.0.1:8080/realms/bench").unwrap(), "bench");
+        assert_eq!(realm_of("http://127.0.0.1:8080/realms/bench/").unwrap(), "bench");
         assert!(realm_of("http://127.0.0.1:3000").is_err());
     }
 

@@ -39,10 +39,7 @@ impl Tally {
         } else if self.error_kinds.len() < ERROR_KINDS_MAX {
             self.error_kinds.insert(key, 1);
         } else {
-            *self
-                .error_kinds
-                .entry("(other errors)".to_owned())
-                .or_insert(0) += 1;
+            *self.error_kinds.entry("(other errors)".to_owned()).or_insert(0) += 1;
         }
     }
 
@@ -59,10 +56,7 @@ impl Tally {
             } else if self.error_kinds.len() < ERROR_KINDS_MAX {
                 self.error_kinds.insert(k, v);
             } else {
-                *self
-                    .error_kinds
-                    .entry("(other errors)".to_owned())
-                    .or_insert(0) += v;
+                *self.error_kinds.entry("(other errors)".to_owned()).or_insert(0) += v;
             }
         }
         for (k, v) in other.notes {

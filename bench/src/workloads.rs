@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::conn::Conn;
 use crate::flows::{self, Target, Tokens};
 use crate::stats::Tally;
 
@@ -48,19 +49,17 @@ pub struct Prepared {
 }
 
 /// Log every virtual user in when the workload needs tokens (untimed).
-pub async fn prepare(
-    kind: Kind,
-    target: Arc<Target>,
-    concurrency: usize,
-    judge: Judge,
-) -> Prepared {
+pub async fn prepare(kind: Kind, target: Arc<Target>, concurrency: usize, judge: Judge) -> Prepared {
     let mut tokens: Vec<Option<Tokens>> = vec![None; concurrency];
     let mut prep_failures: Option<(String, usize)> = None;
     if kind.needs_tokens() {
         let mut set = tokio::task::JoinSet::new();
         for vu in 0..concurrency {
             let t = target.clone();
-            set.spawn(async move { (vu, flows::login(&t, vu, &t.token_scope).await) });
+            set.spawn(async move {
+                let mut conn = Conn::new(t.timeout);
+                (vu, flows::login(&t, &mut conn, vu, &t.token_scope).await)
+            });
         }
         while let Some(joined) = set.join_next().await {
             match joined {
@@ -80,13 +79,7 @@ pub async fn prepare(
             }
         }
     }
-    Prepared {
-        kind,
-        target,
-        tokens,
-        judge,
-        prep_failures,
-    }
+    Prepared { kind, target, tokens, judge, prep_failures }
 }
 
 /// Run the prepared cell for `duration`; returns the merged tally.
@@ -94,7 +87,7 @@ pub async fn measure(p: Prepared, duration: Duration) -> Tally {
     let deadline = Instant::now() + duration;
     let counter = Arc::new(AtomicUsize::new(0));
     let mut set = tokio::task::JoinSet::new();
-    for (vu, tok) in p.tokens.into_iter().enumerate() {
+    for (vu, tok) in p.tokens.iter().cloned().enumerate() {
         let t = p.target.clone();
         let counter = counter.clone();
         let kind = p.kind;
@@ -102,6 +95,12 @@ pub async fn measure(p: Prepared, duration: Duration) -> Tally {
         set.spawn(virtual_user(kind, t, vu, tok, deadline, counter, judge));
     }
     let mut total = Tally::default();
+    // Logins that failed before the clock started are failures of the server all the same.
+    if let Some((msg, n)) = &p.prep_failures {
+        for _ in 0..*n {
+            total.record_error(&format!("start-up login: {msg}"));
+        }
+    }
     while let Some(joined) = set.join_next().await {
         match joined {
             Ok(t) => total.merge(t),
@@ -112,13 +111,7 @@ pub async fn measure(p: Prepared, duration: Duration) -> Tally {
 }
 
 /// Prepare and measure in one go (warm-up runs, tests).
-pub async fn run(
-    kind: Kind,
-    target: Arc<Target>,
-    concurrency: usize,
-    duration: Duration,
-    judge: Judge,
-) -> Tally {
+pub async fn run(kind: Kind, target: Arc<Target>, concurrency: usize, duration: Duration, judge: Judge) -> Tally {
     let p = prepare(kind, target, concurrency, judge).await;
     measure(p, duration).await
 }
@@ -133,10 +126,11 @@ async fn virtual_user(
     judge: Judge,
 ) -> Tally {
     let mut tally = Tally::default();
+    let mut conn = Conn::new(t.timeout);
     while Instant::now() < deadline {
         if kind.needs_tokens() && tok.is_none() {
             // Lost or never obtained tokens: log in again (untimed, but a failure counts).
-            match flows::login(&t, vu, &t.token_scope).await {
+            match flows::login(&t, &mut conn, vu, &t.token_scope).await {
                 Ok(x) => tok = Some(x),
                 Err(e) => {
                     tally.record_error(&format!("login for tokens: {e:#}"));
@@ -146,7 +140,7 @@ async fn virtual_user(
             continue;
         }
         let start = Instant::now();
-        let res = one_op(kind, &t, &mut tok, &counter, judge, &mut tally).await;
+        let res = one_op(kind, &t, &mut conn, &mut tok, &counter, judge, &mut tally).await;
         match res {
             Ok(()) => tally.record_ok(start.elapsed()),
             Err(e) => {
@@ -164,18 +158,19 @@ async fn virtual_user(
 async fn one_op(
     kind: Kind,
     t: &Target,
+    conn: &mut Conn,
     tok: &mut Option<Tokens>,
     counter: &AtomicUsize,
     judge: Judge,
     tally: &mut Tally,
 ) -> Result<()> {
     match kind {
-        Kind::Discovery => flows::get_discovery(t).await,
-        Kind::Jwks => flows::get_jwks(t).await,
-        Kind::ClientCredentials => flows::client_credentials(t).await,
+        Kind::Discovery => flows::get_discovery(t, conn).await,
+        Kind::Jwks => flows::get_jwks(t, conn).await,
+        Kind::ClientCredentials => flows::client_credentials(t, conn).await.map(|_| ()),
         Kind::Login => {
             let user = counter.fetch_add(1, Ordering::Relaxed);
-            flows::login(t, user, &t.scope).await.map(|_| ())
+            flows::login(t, conn, user, &t.scope).await.map(|_| ())
         }
         Kind::Refresh => {
             let Some(current) = tok.as_ref() else {
@@ -184,7 +179,7 @@ async fn one_op(
             let Some(rt) = current.refresh_token.clone() else {
                 anyhow::bail!("the login gave no refresh_token (scope offline_access?)");
             };
-            let new = flows::refresh(t, &rt).await?;
+            let new = flows::refresh(t, conn, &rt).await?;
             match new.refresh_token.as_deref() {
                 Some(n) if n != rt => {
                     tally.note("refresh tokens rotated");
@@ -195,10 +190,7 @@ async fn one_op(
                         anyhow::bail!("refresh response without a new refresh_token");
                     }
                     tally.note("refresh tokens not rotated");
-                    *tok = Some(Tokens {
-                        refresh_token: Some(rt),
-                        ..new
-                    });
+                    *tok = Some(Tokens { refresh_token: Some(rt), ..new });
                 }
             }
             Ok(())
@@ -208,9 +200,9 @@ async fn one_op(
                 anyhow::bail!("no access token");
             };
             if kind == Kind::Introspect {
-                flows::introspect(t, &at).await
+                flows::introspect(t, conn, &at).await
             } else {
-                flows::userinfo(t, &at).await
+                flows::userinfo(t, conn, &at).await
             }
         }
     }

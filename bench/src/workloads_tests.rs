@@ -16,15 +16,10 @@ struct Req {
 
 impl Req {
     fn query(&self, k: &str) -> Option<String> {
-        self.url
-            .query_pairs()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.into_owned())
+        self.url.query_pairs().find(|(n, _)| n == k).map(|(_, v)| v.into_owned())
     }
     fn form(&self, k: &str) -> Option<String> {
-        url::form_urlencoded::parse(self.body.as_bytes())
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.into_owned())
+        url::form_urlencoded::parse(self.body.as_bytes()).find(|(n, _)| n == k).map(|(_, v)| v.into_owned())
     }
 }
 
@@ -73,10 +68,7 @@ fn serve(handler: Handler) -> SocketAddr {
                             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
                         }
                     }
-                    let len: usize = headers
-                        .get("content-length")
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
+                    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
                     let mut body = vec![0u8; len];
                     if reader.read_exact(&mut body).is_err() {
                         return;
@@ -102,7 +94,6 @@ fn target(addr: SocketAddr) -> Arc<Target> {
     let base = format!("http://{addr}");
     let u = |p: &str| Url::parse(&format!("{base}{p}")).unwrap();
     Arc::new(Target {
-        http: flows::http_client(Duration::from_secs(5)).unwrap(),
         ep: Endpoints {
             issuer: base.clone(),
             discovery: u("/.well-known/openid-configuration"),
@@ -112,10 +103,9 @@ fn target(addr: SocketAddr) -> Arc<Target> {
             userinfo: Some(u("/userinfo")),
             introspection: Some(u("/introspect")),
         },
+        timeout: Duration::from_secs(5),
         client: ClientCreds::new("bench-client", "bench-secret").unwrap(),
-        users: Arc::new(Users {
-            list: vec![("bench00001".into(), "right-password-1".into())],
-        }),
+        users: Arc::new(Users { list: vec![("bench00001".into(), "right-password-1".into())] }),
         redirect_uri: Url::parse("http://127.0.0.1:9/cb").unwrap(),
         scope: "openid".into(),
         token_scope: "openid offline_access".into(),
@@ -137,20 +127,11 @@ fn fake_idp(deny: bool) -> Handler {
         ("GET", "/auth") => {
             let state = r.query("state").unwrap_or_default();
             let cookie = format!("flow={state}; Path=/; HttpOnly");
-            resp(
-                "302 Found",
-                &[("Location", "/login?flow=F1"), ("Set-Cookie", &cookie)],
-                "",
-            )
+            resp("302 Found", &[("Location", "/login?flow=F1"), ("Set-Cookie", &cookie)], "")
         }
         ("GET", "/login") => resp("200 OK", &[("Content-Type", "text/html")], LOGIN_PAGE),
         ("POST", "/login") => {
-            let state = r
-                .headers
-                .get("cookie")
-                .and_then(|c| c.strip_prefix("flow="))
-                .unwrap_or("")
-                .to_owned();
+            let state = r.headers.get("cookie").and_then(|c| c.strip_prefix("flow=")).unwrap_or("").to_owned();
             let csrf_ok = r.form("csrf").as_deref() == Some("tok123")
                 && r.query("step").as_deref() == Some("pw")
                 && r.form("username").as_deref() == Some("bench00001");
@@ -165,14 +146,9 @@ fn fake_idp(deny: bool) -> Handler {
             }
         }
         ("POST", "/token") => {
-            let basic_ok = r
-                .headers
-                .get("authorization")
-                .is_some_and(|a| a.starts_with("Basic "));
+            let basic_ok = r.headers.get("authorization").is_some_and(|a| a.starts_with("Basic "));
             let body = match r.form("grant_type").as_deref() {
-                Some("authorization_code")
-                    if basic_ok && r.form("code").as_deref() == Some("C0DE") =>
-                {
+                Some("authorization_code") if basic_ok && r.form("code").as_deref() == Some("C0DE") => {
                     r#"{"access_token":"at","id_token":"a.b.c","refresh_token":"rt-0"}"#.to_owned()
                 }
                 Some("refresh_token") if basic_ok => {
@@ -189,18 +165,13 @@ fn fake_idp(deny: bool) -> Handler {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_are_counted_never_as_successes() {
-    let addr = serve(Arc::new(|_r: &Req| {
-        resp("500 Internal Server Error", &[], "oops")
-    }));
+    let addr = serve(Arc::new(|_r: &Req| resp("500 Internal Server Error", &[], "oops")));
     let t = target(addr);
     for kind in [Kind::Discovery, Kind::Jwks, Kind::ClientCredentials] {
         let tally = run(kind, t.clone(), 4, Duration::from_secs(1), Judge::default()).await;
         assert_eq!(tally.ok(), 0, "{kind:?}");
         assert!(tally.errors > 0, "{kind:?}");
-        assert!(
-            tally.error_kinds.keys().any(|k| k.contains("HTTP 500")),
-            "{kind:?}"
-        );
+        assert!(tally.error_kinds.keys().any(|k| k.contains("HTTP 500")), "{kind:?}");
     }
 }
 
@@ -208,24 +179,10 @@ async fn server_errors_are_counted_never_as_successes() {
 async fn wrong_content_is_an_error() {
     let addr = serve(Arc::new(|_r: &Req| resp("200 OK", &[], "{}")));
     let t = target(addr);
-    let tally = run(
-        Kind::Discovery,
-        t.clone(),
-        2,
-        Duration::from_secs(1),
-        Judge::default(),
-    )
-    .await;
+    let tally = run(Kind::Discovery, t.clone(), 2, Duration::from_secs(1), Judge::default()).await;
     assert_eq!(tally.ok(), 0);
     assert!(tally.errors > 0);
-    let tally = run(
-        Kind::ClientCredentials,
-        t,
-        2,
-        Duration::from_secs(1),
-        Judge::default(),
-    )
-    .await;
+    let tally = run(Kind::ClientCredentials, t, 2, Duration::from_secs(1), Judge::default()).await;
     assert_eq!(tally.ok(), 0);
     assert!(tally.errors > 0);
 }
@@ -233,31 +190,12 @@ async fn wrong_content_is_an_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_with_error_redirect_is_counted_as_error() {
     let t = target(serve(fake_idp(true)));
-    let tally = run(
-        Kind::Login,
-        t.clone(),
-        4,
-        Duration::from_secs(1),
-        Judge::default(),
-    )
-    .await;
+    let tally = run(Kind::Login, t.clone(), 4, Duration::from_secs(1), Judge::default()).await;
     assert_eq!(tally.ok(), 0);
     assert!(tally.errors > 0);
-    assert!(
-        tally
-            .error_kinds
-            .keys()
-            .any(|k| k.contains("access_denied"))
-    );
+    assert!(tally.error_kinds.keys().any(|k| k.contains("access_denied")));
     // W4 cannot even obtain its tokens: every attempt is an error.
-    let tally = run(
-        Kind::Refresh,
-        t,
-        2,
-        Duration::from_secs(1),
-        Judge::default(),
-    )
-    .await;
+    let tally = run(Kind::Refresh, t, 2, Duration::from_secs(1), Judge::default()).await;
     assert_eq!(tally.ok(), 0);
     assert!(tally.errors > 0);
 }
@@ -265,23 +203,14 @@ async fn login_with_error_redirect_is_counted_as_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_flow_succeeds_and_wrong_password_fails() {
     let t = target(serve(fake_idp(false)));
-    let tokens = flows::login(&t, 0, "openid").await.unwrap();
+    let tokens = flows::login(&t, &mut crate::conn::Conn::new(Duration::from_secs(5)), 0, "openid").await.unwrap();
     assert_eq!(tokens.refresh_token.as_deref(), Some("rt-0"));
 
     let mut wrong = (*t).clone();
-    wrong.users = Arc::new(Users {
-        list: vec![("bench00001".into(), "wrong-password".into())],
-    });
-    let err = flows::login(&wrong, 0, "openid").await.unwrap_err();
+    wrong.users = Arc::new(Users { list: vec![("bench00001".into(), "wrong-password".into())] });
+    let err = flows::login(&wrong, &mut crate::conn::Conn::new(Duration::from_secs(5)), 0, "openid").await.unwrap_err();
     assert!(format!("{err:#}").contains("wrong credentials"), "{err:#}");
-    let tally = run(
-        Kind::Login,
-        Arc::new(wrong),
-        2,
-        Duration::from_millis(500),
-        Judge::default(),
-    )
-    .await;
+    let tally = run(Kind::Login, Arc::new(wrong), 2, Duration::from_millis(500), Judge::default()).await;
     assert_eq!(tally.ok(), 0);
     assert!(tally.errors > 0);
 }
@@ -289,13 +218,8 @@ async fn login_flow_succeeds_and_wrong_password_fails() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_uses_the_rotated_token() {
     let t = target(serve(fake_idp(false)));
-    let judge = Judge {
-        expect_rotation: true,
-    };
+    let judge = Judge { expect_rotation: true };
     let tally = run(Kind::Refresh, t, 2, Duration::from_millis(500), judge).await;
     assert_eq!(tally.errors, 0, "{:?}", tally.error_kinds);
-    assert_eq!(
-        tally.notes.get("refresh tokens rotated").copied(),
-        Some(tally.ok())
-    );
+    assert_eq!(tally.notes.get("refresh tokens rotated").copied(), Some(tally.ok()));
 }

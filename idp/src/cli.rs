@@ -94,6 +94,14 @@ pub enum ClientCmd {
 #[derive(Subcommand, Debug)]
 pub enum UserCmd {
     Create(UserCreate),
+    /// Make the member complete an action at the next login: UPDATE_PASSWORD, VERIFY_EMAIL
+    RequireAction {
+        #[arg(long)]
+        realm: String,
+        #[arg(long)]
+        username: String,
+        action: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -169,8 +177,17 @@ fn dispatch(cli: Cli) -> Result<(), String> {
         Command::Realm(cmd) => realm(cmd, cfg),
         Command::Client(cmd) => client(cmd, cfg),
         Command::User(UserCmd::Create(u)) => user_create(u, cfg),
+        Command::User(UserCmd::RequireAction { realm, username, action }) => {
+            let (st, _, _) = admin_ctx(&cfg)?;
+            admin::users::require_action(&st, &realm, &username, &action).map_err(admin_err)?;
+            println!("{username} must complete {} at the next login", action.to_uppercase());
+            Ok(())
+        }
         Command::StartDev(args) => {
             cfg.dev = true;
+            if cfg.mail.smtp_host.is_empty() {
+                cfg.mail.dev_mailbox = true;
+            }
             apply_start_args(&mut cfg, &args);
             serve(cfg, true)
         }

@@ -22,6 +22,10 @@ pub struct IdpConfig {
     /// HTTP worker threads (0 = one per core).
     pub workers: usize,
     pub log_json: bool,
+    /// One log line per request (path and status only, never the query string). Off by
+    /// default: at tens of thousands of requests per second the lines cost more than the work.
+    pub access_log: bool,
+    pub mail: crate::mail::MailConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,13 +63,16 @@ impl Default for IdpConfig {
             dev: false,
             workers: 0,
             log_json: false,
+            access_log: false,
+            mail: crate::mail::MailConfig::default(),
         }
     }
 }
 
 impl IdpConfig {
     pub fn load(file: Option<&std::path::Path>) -> Result<Self, String> {
-        kenpo_shared::config::load(IdpConfig::default(), file)
+        const KNOWN: &[&str] = &["database", "listen", "public_url", "secrets", "dev", "workers", "log_json", "access_log", "mail"];
+        kenpo_shared::config::load(IdpConfig::default(), file, "KENPO_", KNOWN)
     }
 
     /// Every reason this configuration must not serve real members, all at once.
@@ -83,6 +90,7 @@ impl IdpConfig {
         if self.database.url == DEV_DB_URL {
             p.push("database.url is the development default; set DATABASE_URL".into());
         }
+        p.extend(self.mail.problems(true));
         p
     }
 
@@ -98,11 +106,12 @@ mod tests {
     #[test]
     fn production_refuses_dev_defaults_and_lists_every_problem() {
         let c = IdpConfig { dev: true, ..IdpConfig::default() };
-        assert_eq!(c.production_problems().len(), 4);
+        assert_eq!(c.production_problems().len(), 5);
         let ok = IdpConfig {
             public_url: "https://id.example.jp".into(),
             secrets: SecretsConfig { master_key: Secret::new("x"), master_key_file: None },
             database: DatabaseConfig { url: "postgres://db/kenpo".into(), max_connections: 0 },
+            mail: crate::mail::MailConfig { smtp_host: "smtp.example.jp".into(), ..Default::default() },
             ..IdpConfig::default()
         };
         assert!(ok.production_problems().is_empty());

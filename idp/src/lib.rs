@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod flows;
+pub mod mail;
 pub mod oidc;
 pub mod realm;
 pub mod security;

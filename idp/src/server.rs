@@ -42,14 +42,22 @@ pub fn run(st: AppState, listener: TcpListener) -> std::io::Result<actix_web::de
     let workers = if st.config.workers == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) } else { st.config.workers };
     actix_web::rt::spawn(crate::oidc::backchannel::run(st.clone()));
     actix_web::rt::spawn(sweep_periodically(st.clone()));
+    actix_web::rt::spawn(crate::mail::sender::run(st.clone()));
+    let dev = st.config.dev;
+    let access_log = st.config.access_log;
     let data = web::Data::new(st);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(64 * 1024))
             .wrap(kenpo_shared::web::security_headers())
-            .wrap(middleware::Logger::new("%U %s %Dms").exclude("/health/live"))
+            .wrap(middleware::Condition::new(access_log, middleware::Logger::new("%U %s %Dms").exclude("/health/live")))
             .configure(crate::web::routes::configure)
+            .configure(|cfg| {
+                if dev {
+                    crate::web::devmail::configure(cfg);
+                }
+            })
             .default_service(web::to(not_found))
     })
     .workers(workers)

@@ -30,6 +30,9 @@ pub struct Inner {
     pub discovery: TtlCache<String, Vec<u8>>,
     /// Wakes the back-channel logout sender when a logout queued notices.
     pub backchannel_wakeup: Arc<tokio::sync::Notify>,
+    pub mail: crate::mail::sender::Transport,
+    /// Wakes the mail sender when a transaction queued mail.
+    pub mail_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl std::ops::Deref for AppState {
@@ -48,8 +51,10 @@ impl AppState {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| e.to_string())?;
+        let mail = crate::mail::sender::Transport::from_config(&config.mail)?;
         Ok(AppState(Arc::new(Inner {
             store,
+            mail,
             config,
             keys,
             hasher,
@@ -60,6 +65,7 @@ impl AppState {
             clients: TtlCache::new(Duration::from_secs(5), 10_000),
             discovery: TtlCache::new(Duration::from_secs(60), 1000),
             backchannel_wakeup: Arc::new(tokio::sync::Notify::new()),
+            mail_wakeup: Arc::new(tokio::sync::Notify::new()),
         })))
     }
 

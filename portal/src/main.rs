@@ -1,1 +1,6 @@
-fn main() {}
+use clap::Parser;
+
+fn main() {
+    let cli = kenpo_portal::cli::Cli::parse();
+    std::process::exit(kenpo_portal::cli::run(cli));
+}

@@ -1,4 +1,5 @@
-//! Configuration chain: defaults → TOML file → `KENPO_*` environment (`__` separates nesting,
+//! Configuration chain: defaults → TOML file → environment with the app's prefix (`KENPO_*` for
+//! the IdP, `KENPO_PORTAL_*` for the portal) (`__` separates nesting,
 //! e.g. `KENPO_DATABASE__URL`) → `DATABASE_URL` as an alias of `database.url`.
 //! Command-line flags are applied by each app on the value this returns.
 
@@ -6,7 +7,15 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Serialize, de::DeserializeOwned};
 
-pub fn load<T: Serialize + DeserializeOwned>(defaults: T, file: Option<&std::path::Path>) -> Result<T, String> {
+/// `known` lists the top-level configuration keys; `KENPO_*` variables for anything else (a
+/// test harness's own variables, another app's settings) are ignored rather than refused, so
+/// one environment can serve the IdP, the portal and the tools.
+pub fn load<T: Serialize + DeserializeOwned>(
+    defaults: T,
+    file: Option<&std::path::Path>,
+    prefix: &str,
+    known: &'static [&'static str],
+) -> Result<T, String> {
     let mut fig = Figment::from(Serialized::defaults(defaults));
     if let Some(path) = file {
         if !path.exists() {
@@ -15,7 +24,14 @@ pub fn load<T: Serialize + DeserializeOwned>(defaults: T, file: Option<&std::pat
         fig = fig.merge(Toml::file(path));
     }
     fig = fig
-        .merge(Env::prefixed("KENPO_").split("__").ignore(&["config"]))
+        .merge(
+            Env::prefixed(prefix)
+                .filter(move |k| {
+                    let top = k.as_str().split("__").next().unwrap_or_default().to_ascii_lowercase();
+                    known.contains(&top.as_str())
+                })
+                .split("__"),
+        )
         .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()));
     fig.extract().map_err(|e| e.to_string())
 }

@@ -3,3 +3,20 @@
 //! and PostgreSQL and creates its own database, realm, client and members.
 
 mod oidc_flow;
+mod portal;
+mod replicas;
+mod required_actions;
+
+mod common;
+
+mod authorize_errors;
+mod backchannel;
+mod client_auth;
+mod login_answers;
+mod login_page;
+mod logout;
+mod pkce;
+mod prompt_sso;
+mod refresh;
+mod resource_endpoints;
+mod token_grants;

@@ -5,6 +5,8 @@
 pub mod browser;
 pub mod db;
 pub mod idp;
+pub mod portal;
+pub mod smtp;
 
 pub use browser::Browser;
 pub use db::{Backend, TestDb};

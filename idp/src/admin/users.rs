@@ -122,3 +122,32 @@ pub fn create(store: &Store, pages: &Pages, new: NewUser) -> Result<UserRow, Adm
         Err(e) => Err(e.into()),
     }
 }
+
+/// Records a required action on a member (admin: e.g. "update password after a reset").
+pub fn require_action(store: &Store, realm: &str, username: &str, action: &str) -> Result<(), AdminError> {
+    use crate::flows::login::RequiredAction;
+    let Some(action) = RequiredAction::parse(action) else {
+        let known: Vec<&str> = RequiredAction::ALL.iter().map(|a| a.as_str()).collect();
+        return Err(AdminError::field("action", format!("unknown action; one of {}", known.join(", "))));
+    };
+    let realm = super::realms::find(store, realm)?;
+    let key = v::username_lookup_key(username);
+    store.run_sync(|c| {
+        write_tx(c, |c| {
+            let Some(user) = store::users::find_by_username(c, &realm.id, &key)? else {
+                return Ok(false);
+            };
+            store::users::require_action(c, &user.id, action.as_str())?;
+            store::audit::record(c, store::audit::Event {
+                realm_id: Some(&realm.id),
+                kind: "required_action_set",
+                user_id: Some(&user.id),
+                detail: serde_json::json!({ "action": action.as_str(), "by": "admin" }),
+                ..Default::default()
+            })?;
+            Ok(true)
+        })
+    })?
+    .then_some(())
+    .ok_or_else(|| AdminError::NotFound(format!("user {username} in realm {}", realm.name)))
+}

@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 
-use super::login::{self, Effect, LoginEvent, LoginState};
+use super::login::{self, Effect, LoginEvent, LoginState, RequiredAction};
 use super::session;
 use crate::error::Result;
 use crate::oidc::authorize::{AuthRequest, ResponseMode};
@@ -78,7 +78,8 @@ pub async fn authorize(st: &AppState, realm: &Realm, req: AuthRequest, session_t
         }
         None => None,
     };
-    let fresh_enough = |s: &SessionRow| req.max_age.is_none_or(|m| (now - s.auth_time).num_seconds() <= m);
+    // max_age=0 means "authenticate now" (OIDC Core §3.1.2.1), whatever the clock resolution.
+    let fresh_enough = |s: &SessionRow| req.max_age.is_none_or(|m| m > 0 && (now - s.auth_time).num_seconds() <= m);
     let reusable = session.filter(|s| fresh_enough(s) && !req.prompt_login());
     if let Some(s) = reusable {
         let realm2 = realm.clone();
@@ -124,6 +125,9 @@ pub struct Flow {
     pub request: AuthRequest,
     pub state: LoginState,
     pub expired: bool,
+    /// The SSO session this browser already has (hash of its cookie), if any: a login that
+    /// completes in the same browser re-authenticates it instead of starting a second one.
+    pub browser_session: Option<String>,
 }
 
 pub async fn load_flow(st: &AppState, realm: &Realm, flow_token: Option<&str>) -> Result<Option<Flow>> {
@@ -137,16 +141,105 @@ pub async fn load_flow(st: &AppState, realm: &Realm, flow_token: Option<&str>) -
         state: store::from_json("flow state", &row.state)?,
         id: row.id,
         version: row.version,
+        browser_session: None,
     }))
 }
 
 pub enum SubmitOutcome {
     /// Show the flow's current page again (with its notice).
     Page(Flow),
-    /// Done: start the SSO session and answer the client.
-    Done { response: AuthResponse, session: NewSession },
+    /// Done: answer the client; `session` is the new SSO session cookie (None when an existing
+    /// session was re-authenticated).
+    Done { response: AuthResponse, session: Option<NewSession> },
     /// Someone else advanced or finished this flow meanwhile (double submit, second tab).
     Stale,
+}
+
+/// Work that must commit in the same transaction as the flow's next state.
+pub type TxWork = Box<dyn FnOnce(&mut AnyConnection, chrono::NaiveDateTime) -> Result<(), StoreError> + Send>;
+
+/// Persists `next` for `flow` in one transaction with `work`: a finished flow becomes an SSO
+/// session plus a code for the client; any other state is saved at the version that was read
+/// (a concurrent submit makes this one `Stale`, and `work` is rolled back with it).
+pub async fn advance(st: &AppState, realm: &Realm, flow: Flow, next: LoginState, work: TxWork, ip: Option<String>) -> Result<SubmitOutcome> {
+    // Ending another member's session (below) signs logout tokens: load the keys outside the
+    // transaction, and only when that can happen.
+    let keys = match (&next, &flow.browser_session) {
+        (LoginState::Complete { .. }, Some(_)) => Some(st.keys.for_realm(&st.store, &realm.id).await?),
+        _ => None,
+    };
+    let issuer = st.issuer(realm);
+    let realm2 = realm.clone();
+    let flow2 = flow.clone();
+    let next2 = next.clone();
+    let persisted = st
+        .store
+        .run(move |c| {
+            write_tx(c, |c| {
+                let now = store::now();
+                work(c, now)?;
+                let LoginState::Complete { user_id, amr, remember_me } = &next2 else {
+                    store::flows::save(c, &flow2.id, flow2.version, &store::to_json(&next2), now)?;
+                    return Ok(None);
+                };
+                store::flows::finish(c, &flow2.id, flow2.version)?;
+                let existing = match &flow2.browser_session {
+                    Some(h) => store::sessions::find_live(c, h, &realm2.id, now)?,
+                    None => None,
+                };
+                let (cookie, session_row) = match existing {
+                    // Re-authentication (prompt=login, max_age): the same session, a fresh auth_time,
+                    // so that logout still ends everything issued before.
+                    Some(s) if &s.user_id == user_id => {
+                        let (_, fresh) = session::new_session(&realm2, user_id, amr, *remember_me || s.remember_me, now);
+                        let updated = store::sessions::SessionRow { id: s.id.clone(), sid: s.sid.clone(), created_at: s.created_at, ..fresh };
+                        store::sessions::reauthenticate(c, &updated)?;
+                        (None, updated)
+                    }
+                    other => {
+                        if let (Some(old), Some(keys)) = (other, keys.as_ref()) {
+                            // Another member signs in on this browser: the previous member's session ends.
+                            let signer = crate::oidc::tokens::Signer { issuer: &issuer, keys, settings: &realm2.settings.tokens };
+                            session::end_session(c, &signer, &old, now)?;
+                        }
+                        let (token, row) = session::new_session(&realm2, user_id, amr, *remember_me, now);
+                        store::sessions::insert(c, &row)?;
+                        (Some((token, *remember_me)), row)
+                    }
+                };
+                let code = issue_code(c, &realm2, &flow2.request, &session_row, now)?;
+                store::audit::record(c, store::audit::Event {
+                    realm_id: Some(&realm2.id),
+                    kind: "login",
+                    user_id: Some(user_id),
+                    client_id: Some(&flow2.request.client_id),
+                    ip: ip.as_deref(),
+                    detail: serde_json::json!({ "amr": amr, "reauthentication": cookie.is_none() }),
+                })?;
+                Ok(Some((cookie, code)))
+            })
+        })
+        .await;
+    match persisted {
+        Err(StoreError::Stale) => Ok(SubmitOutcome::Stale),
+        Err(e) => Err(e.into()),
+        Ok(Some((cookie, code))) => Ok(SubmitOutcome::Done {
+            response: AuthResponse::success(&st.issuer(realm), &flow.request, code),
+            session: cookie.map(|(token, remember)| NewSession { token, max_age: session::cookie_max_age(realm, remember) }),
+        }),
+        Ok(None) => Ok(SubmitOutcome::Page(Flow { state: next, version: flow.version + 1, ..flow })),
+    }
+}
+
+/// The actions due for a member at login: the ones recorded on the account, plus a password
+/// change when the password is a temporary one.
+pub fn pending_actions(user: &crate::store::users::UserRow) -> Vec<RequiredAction> {
+    let mut v: Vec<RequiredAction> =
+        user.required_actions().unwrap_or_default().iter().filter_map(|a| RequiredAction::parse(a)).collect();
+    if user.temporary_password {
+        v.push(RequiredAction::UpdatePassword);
+    }
+    RequiredAction::ordered(v)
 }
 
 /// The member submitted user ID and password.
@@ -160,18 +253,15 @@ pub async fn submit_credentials(
     ip: Option<String>,
 ) -> Result<SubmitOutcome> {
     let profile = HashProfile::parse(&realm.settings.password.hash);
-    // Counters are per submitted ID (normalised when it can be), existing or not.
-    let normalized = validate::normalize_username(username).ok();
-    let key = normalized.clone().unwrap_or_else(|| username.trim().to_lowercase().chars().take(64).collect());
-    let (rid, k2, uname) = (realm.id.clone(), key.clone(), normalized.clone());
+    // Counters are per submitted ID, existing or not; lookups use the typed ID trimmed and
+    // lowercased, without the format rules, so every wrong ID gets the same answer.
+    let key: String = validate::username_lookup_key(username).chars().take(64).collect();
+    let (rid, k2) = (realm.id.clone(), key.clone());
     let (record, user) = st
         .store
         .run(move |c| {
             let rec = store::failures::get(c, &rid, &k2)?;
-            let user = match uname {
-                Some(u) => store::users::find_by_username(c, &rid, &u)?,
-                None => None,
-            };
+            let user = store::users::find_by_username(c, &rid, &k2)?;
             Ok((rec, user))
         })
         .await?;
@@ -182,78 +272,47 @@ pub async fn submit_credentials(
         let stored = user.as_ref().filter(|u| u.is_active()).and_then(|u| u.password_hash.clone());
         let stored_copy = stored.clone();
         match st.hasher.verify(profile, stored, password.clone()).await? {
-            Verdict::Match { needs_rehash } => {
-                if let (true, Some(u), Some(old)) = (needs_rehash, user.as_ref(), stored_copy) {
-                    rehash_later(st, profile, u.id.clone(), old, password);
+            Verdict::Match { needs_rehash } => match user.as_ref() {
+                Some(u) => {
+                    if let (true, Some(old)) = (needs_rehash, stored_copy) {
+                        rehash_later(st, profile, u.id.clone(), old, password);
+                    }
+                    LoginEvent::PasswordVerified { user_id: u.id.clone(), remember_me, pending: pending_actions(u) }
                 }
-                LoginEvent::PasswordVerified { user_id: user.as_ref().map(|u| u.id.clone()).unwrap_or_default(), remember_me }
-            }
+                None => LoginEvent::PasswordRejected,
+            },
             Verdict::Mismatch => LoginEvent::PasswordRejected,
         }
     };
     let (next, effects) = login::step(&flow.state, event).map_err(|_| StoreError::Stale)?;
-    let realm2 = realm.clone();
+    let realm_id = realm.id.clone();
     let bf = realm.settings.brute_force.clone();
-    let flow2 = flow.clone();
-    let next2 = next.clone();
+    let client_id = flow.request.client_id.clone();
     let user_id = user.as_ref().map(|u| u.id.clone());
-    let persisted = st
-        .store
-        .run(move |c| {
-            write_tx(c, |c| {
-                let now = store::now();
-                for e in &effects {
-                    match e {
-                        Effect::RecordFailure => {
-                            let rec = store::failures::get(c, &realm2.id, &key)?;
-                            let updated = brute_force::after_failure(rec.as_ref(), &bf, now);
-                            store::failures::put(c, &realm2.id, &key, &updated)?;
-                            store::audit::record(c, store::audit::Event {
-                                realm_id: Some(&realm2.id),
-                                kind: "login_failed",
-                                user_id: user_id.as_deref(),
-                                client_id: Some(&flow2.request.client_id),
-                                ip: ip.as_deref(),
-                                detail: serde_json::json!({ "locked": updated.locked_until.is_some() }),
-                            })?;
-                        }
-                        Effect::ClearFailures => store::failures::clear(c, &realm2.id, &key)?,
-                        Effect::StartSession => {}
-                    }
+    let ip2 = ip.clone();
+    let work: TxWork = Box::new(move |c, now| {
+        for e in &effects {
+            match e {
+                Effect::RecordFailure => {
+                    let rec = store::failures::get(c, &realm_id, &key)?;
+                    let updated = brute_force::after_failure(rec.as_ref(), &bf, now);
+                    store::failures::put(c, &realm_id, &key, &updated)?;
+                    store::audit::record(c, store::audit::Event {
+                        realm_id: Some(&realm_id),
+                        kind: "login_failed",
+                        user_id: user_id.as_deref(),
+                        client_id: Some(&client_id),
+                        ip: ip2.as_deref(),
+                        detail: serde_json::json!({ "locked": updated.locked_until.is_some() }),
+                    })?;
                 }
-                match &next2 {
-                    LoginState::Complete { user_id, amr, remember_me } => {
-                        store::flows::finish(c, &flow2.id, flow2.version)?;
-                        let (token, row) = session::new_session(&realm2, user_id, amr, *remember_me, now);
-                        store::sessions::insert(c, &row)?;
-                        let code = issue_code(c, &realm2, &flow2.request, &row, now)?;
-                        store::audit::record(c, store::audit::Event {
-                            realm_id: Some(&realm2.id),
-                            kind: "login",
-                            user_id: Some(user_id),
-                            client_id: Some(&flow2.request.client_id),
-                            ip: ip.as_deref(),
-                            detail: serde_json::json!({ "amr": amr }),
-                        })?;
-                        Ok(Some((token, code, *remember_me)))
-                    }
-                    _ => {
-                        store::flows::save(c, &flow2.id, flow2.version, &store::to_json(&next2), now)?;
-                        Ok(None)
-                    }
-                }
-            })
-        })
-        .await;
-    match persisted {
-        Err(StoreError::Stale) => Ok(SubmitOutcome::Stale),
-        Err(e) => Err(e.into()),
-        Ok(Some((token, code, remember))) => Ok(SubmitOutcome::Done {
-            response: AuthResponse::success(&st.issuer(realm), &flow.request, code),
-            session: NewSession { token, max_age: session::cookie_max_age(realm, remember) },
-        }),
-        Ok(None) => Ok(SubmitOutcome::Page(Flow { state: next, version: flow.version + 1, ..flow })),
-    }
+                Effect::ClearFailures => store::failures::clear(c, &realm_id, &key)?,
+                Effect::StartSession => {}
+            }
+        }
+        Ok(())
+    });
+    advance(st, realm, flow, next, work, ip).await
 }
 
 /// Moves a member's hash to the realm's current parameters after a successful login, off the

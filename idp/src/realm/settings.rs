@@ -62,6 +62,8 @@ pub struct LoginSettings {
     pub remember_me_enabled: bool,
     /// Where 「ポータルに戻る」 leads when the client gave no better place.
     pub portal_url: String,
+    /// How long an e-mail verification link stays valid.
+    pub email_link_minutes: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,7 +105,7 @@ impl Default for TokenSettings {
 
 impl Default for LoginSettings {
     fn default() -> Self {
-        LoginSettings { flow_minutes: 30, remember_me_enabled: true, portal_url: String::new() }
+        LoginSettings { flow_minutes: 30, remember_me_enabled: true, portal_url: String::new(), email_link_minutes: 1440 }
     }
 }
 
@@ -195,6 +197,7 @@ impl RealmSettings {
             ("tokens.refresh_token_minutes", self.tokens.refresh_token_minutes),
             ("tokens.code_seconds", self.tokens.code_seconds),
             ("login.flow_minutes", self.login.flow_minutes),
+            ("login.email_link_minutes", self.login.email_link_minutes),
             ("brute_force.max_failures", i64::from(self.brute_force.max_failures)),
             ("brute_force.wait_increment_seconds", self.brute_force.wait_increment_seconds),
             ("brute_force.max_wait_seconds", self.brute_force.max_wait_seconds),

@@ -8,11 +8,13 @@ pub mod failures;
 pub mod flows;
 pub mod grants;
 pub mod keys;
+pub mod mail;
 pub mod maintenance;
 pub mod realms;
 pub mod schema;
 pub mod sessions;
 pub mod users;
+pub mod verifications;
 
 use chrono::NaiveDateTime;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};

@@ -199,8 +199,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mail_outbox (id) {
+        id -> Text,
+        realm_id -> Text,
+        kind -> Text,
+        to_address -> Text,
+        from_address -> Text,
+        subject -> Text,
+        body_text -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    email_verifications (token_hash) {
+        token_hash -> Text,
+        realm_id -> Text,
+        user_id -> Text,
+        email -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     realms, signing_keys, clients, users, sso_sessions, session_clients, auth_flows, grants,
     auth_codes, refresh_tokens, revoked_tokens, used_assertions, backchannel_outbox,
-    login_failures, audit_events,
+    login_failures, audit_events, mail_outbox, email_verifications,
 );

@@ -46,6 +46,21 @@ pub fn find_by_sid(c: &mut AnyConnection, sid: &str) -> Result<Option<SessionRow
         .optional()?)
 }
 
+/// A fresh authentication on an existing session: new auth_time, methods and lifetime.
+pub fn reauthenticate(c: &mut AnyConnection, row: &SessionRow) -> Result<(), StoreError> {
+    diesel::update(sso_sessions::table.find(&row.id))
+        .set((
+            sso_sessions::auth_time.eq(row.auth_time),
+            sso_sessions::amr.eq(&row.amr),
+            sso_sessions::acr.eq(&row.acr),
+            sso_sessions::remember_me.eq(row.remember_me),
+            sso_sessions::last_seen_at.eq(row.last_seen_at),
+            sso_sessions::expires_at.eq(row.expires_at),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
 pub fn touch(c: &mut AnyConnection, id: &str, now: NaiveDateTime, expires_at: NaiveDateTime) -> Result<(), StoreError> {
     diesel::update(sso_sessions::table.find(id))
         .set((sso_sessions::last_seen_at.eq(now), sso_sessions::expires_at.eq(expires_at)))

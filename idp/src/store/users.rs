@@ -112,3 +112,40 @@ pub fn set_required_actions(c: &mut AnyConnection, user_id: &str, actions: &[Str
 pub fn count_in_realm(c: &mut AnyConnection, realm_id: &str) -> Result<i64, StoreError> {
     Ok(users::table.filter(users::realm_id.eq(realm_id)).count().get_result(c)?)
 }
+
+/// Sets the member's e-mail; a different address is unverified until its link is clicked.
+pub fn update_email(c: &mut AnyConnection, user_id: &str, email: &str, verified: bool) -> Result<(), StoreError> {
+    diesel::update(users::table.find(user_id))
+        .set((users::email.eq(email), users::email_verified.eq(verified), users::updated_at.eq(super::now())))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Marks the address verified only if it is still the member's address.
+pub fn mark_email_verified(c: &mut AnyConnection, user_id: &str, email: &str) -> Result<bool, StoreError> {
+    let n = diesel::update(users::table.find(user_id).filter(users::email.eq(email)))
+        .set((users::email_verified.eq(true), users::updated_at.eq(super::now())))
+        .execute(c)?;
+    Ok(n == 1)
+}
+
+/// Removes one action from the member's recorded required actions.
+pub fn complete_action(c: &mut AnyConnection, user_id: &str, action: &str) -> Result<(), StoreError> {
+    if let Some(u) = find(c, user_id)? {
+        let remaining: Vec<String> = u.required_actions()?.into_iter().filter(|a| !a.eq_ignore_ascii_case(action)).collect();
+        set_required_actions(c, user_id, &remaining)?;
+    }
+    Ok(())
+}
+
+/// Adds one action (idempotent).
+pub fn require_action(c: &mut AnyConnection, user_id: &str, action: &str) -> Result<(), StoreError> {
+    if let Some(u) = find(c, user_id)? {
+        let mut actions = u.required_actions()?;
+        if !actions.iter().any(|a| a.eq_ignore_ascii_case(action)) {
+            actions.push(action.to_string());
+            set_required_actions(c, user_id, &actions)?;
+        }
+    }
+    Ok(())
+}

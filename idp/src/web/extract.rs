@@ -31,15 +31,24 @@ pub fn locale(req: &HttpRequest, ui_locales: Option<&str>) -> Locale {
     Locale::negotiate(ui.as_deref(), accept)
 }
 
+/// Query parameters. A parameter containing NUL is dropped: no legitimate value has one, and
+/// PostgreSQL cannot store it.
 pub fn query_map(req: &HttpRequest) -> HashMap<String, String> {
-    url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect()
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .filter(|(k, v)| !k.contains('\0') && !v.contains('\0'))
+        .collect()
 }
 
 /// Parses a form body. Invalid UTF-8 is replaced, never a panic; a parameter given twice is
-/// refused (RFC 6749 §3.1: parameters must not be included more than once).
+/// refused (RFC 6749 §3.1: parameters must not be included more than once), and so is a NUL
+/// character anywhere (no legitimate value has one, and PostgreSQL cannot store it).
 pub fn form_map(body: &web::Bytes) -> Result<HashMap<String, String>, &'static str> {
     let mut out = HashMap::new();
     for (k, v) in url::form_urlencoded::parse(body) {
+        if k.contains('\0') || v.contains('\0') {
+            return Err("a parameter contains a NUL character");
+        }
         if out.insert(k.into_owned(), v.into_owned()).is_some() {
             return Err("a parameter was repeated");
         }

@@ -66,12 +66,12 @@ async fn authorize(st: web::Data<AppState>, req: HttpRequest, realm_name: String
     }
 }
 
-fn login_path(realm: &Realm) -> String {
+pub(super) fn login_path(realm: &Realm) -> String {
     format!("/realms/{}/login-actions/authenticate", realm.name)
 }
 
 /// Sends the browser back to the client: a redirect, or an auto-submitting form (form_post).
-fn respond(st: &AppState, realm: &Realm, locale: kenpo_shared::i18n::Locale, resp: &AuthResponse) -> HttpResponse {
+pub(super) fn respond(st: &AppState, realm: &Realm, locale: kenpo_shared::i18n::Locale, resp: &AuthResponse) -> HttpResponse {
     match resp.mode {
         ResponseMode::Query => HttpResponse::Found()
             .insert_header(("Location", resp.location()))
@@ -110,7 +110,7 @@ fn render_login(st: &AppState, req: &HttpRequest, realm: &Realm, flow: &Flow, us
     let locale = extract::locale(req, flow.request.ui_locales.as_deref());
     let notice = match &flow.state {
         LoginState::Credentials { notice } => *notice,
-        LoginState::Complete { .. } => None,
+        LoginState::RequiredActions { .. } | LoginState::Complete { .. } => None,
     };
     let prefill = if username.is_empty() { flow.request.login_hint.clone().unwrap_or_default() } else { username.to_string() };
     let page = LoginPage {
@@ -133,7 +133,7 @@ fn notice_key(n: Notice) -> &'static str {
 }
 
 /// The flow behind the cookie, or the page that explains why there is none.
-async fn current_flow(st: &AppState, req: &HttpRequest, realm: &Realm) -> Result<Result<Flow, HttpResponse>, IdpError> {
+pub(super) async fn current_flow(st: &AppState, req: &HttpRequest, realm: &Realm) -> Result<Result<Flow, HttpResponse>, IdpError> {
     let token = cookie_value(req, FLOW_COOKIE);
     let flow = service::load_flow(st, realm, token.as_deref()).await?;
     Ok(match flow {
@@ -142,7 +142,7 @@ async fn current_flow(st: &AppState, req: &HttpRequest, realm: &Realm) -> Result
             let restart = format!("/realms/{}/login-actions/restart", realm.name);
             Err(st.pages.error(StatusCode::BAD_REQUEST, extract::locale(req, f.request.ui_locales.as_deref()), Some(realm), "error.flow_expired", Some(&restart)))
         }
-        Some(f) => Ok(f),
+        Some(f) => Ok(Flow { browser_session: cookie_value(req, SESSION_COOKIE).map(|t| kenpo_shared::crypto::token_hash(&t)), ..f }),
     })
 }
 
@@ -154,6 +154,7 @@ pub async fn login_get(st: web::Data<AppState>, req: HttpRequest, path: web::Pat
     };
     match flow.state.page() {
         Page::Credentials => Ok(render_login(&st, &req, &realm, &flow, "", StatusCode::OK)),
+        Page::Action(_) => Ok(see_other(&super::actions::action_path(&realm))),
         Page::ReturnToClient => Ok(st.pages.error(StatusCode::BAD_REQUEST, extract::locale(&req, None), Some(&realm), "error.flow_missing", None)),
     }
 }
@@ -174,6 +175,7 @@ pub async fn login_post(st: web::Data<AppState>, req: HttpRequest, path: web::Pa
         return Ok(st.pages.error(StatusCode::FORBIDDEN, locale, Some(&realm), "error.csrf", Some(&restart)));
     }
     if flow.state.page() != Page::Credentials {
+        // An old login form replayed after the password step: show where the flow really is.
         return Ok(see_other(&login_path(&realm)));
     }
     let username = form.get("username").map(String::as_str).unwrap_or("");
@@ -185,15 +187,29 @@ pub async fn login_post(st: web::Data<AppState>, req: HttpRequest, path: web::Pa
     }
     let outcome = service::submit_credentials(&st, &realm, flow, username, Secret::new(password), remember_me, client_ip(&req)).await?;
     Ok(match outcome {
-        SubmitOutcome::Page(flow) => render_login(&st, &req, &realm, &flow, username, StatusCode::OK),
-        SubmitOutcome::Stale => see_other(&login_path(&realm)),
+        SubmitOutcome::Page(flow) if flow.state.page() == Page::Credentials => render_login(&st, &req, &realm, &flow, username, StatusCode::OK),
+        other => finish_step(&st, &realm, locale, other),
+    })
+}
+
+/// Where the browser goes after a flow step was persisted: the flow's current page, or the
+/// client (with the new SSO session cookie) when the flow is complete.
+pub(super) fn finish_step(st: &AppState, realm: &Realm, locale: kenpo_shared::i18n::Locale, outcome: SubmitOutcome) -> HttpResponse {
+    match outcome {
+        SubmitOutcome::Page(flow) => match flow.state.page() {
+            Page::Action(_) => see_other(&super::actions::action_path(realm)),
+            _ => see_other(&login_path(realm)),
+        },
+        SubmitOutcome::Stale => see_other(&login_path(realm)),
         SubmitOutcome::Done { response, session } => {
-            let mut r = respond(&st, &realm, locale, &response);
-            let _ = r.add_cookie(&realm_cookie(&st, &realm, SESSION_COOKIE, session.token, session.max_age));
-            let _ = r.add_cookie(&removal_cookie(&st, &realm, FLOW_COOKIE));
+            let mut r = respond(st, realm, locale, &response);
+            if let Some(session) = session {
+                let _ = r.add_cookie(&realm_cookie(st, realm, SESSION_COOKIE, session.token, session.max_age));
+            }
+            let _ = r.add_cookie(&removal_cookie(st, realm, FLOW_COOKIE));
             r
         }
-    })
+    }
 }
 
 /// "Start again" after an expired login page: a new flow for the same client request.
@@ -214,6 +230,6 @@ pub async fn restart_get(st: web::Data<AppState>, req: HttpRequest, path: web::P
     }
 }
 
-fn see_other(location: &str) -> HttpResponse {
+pub(super) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header(("Location", location.to_string())).finish()
 }

@@ -17,6 +17,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("logout_confirm.html", include_str!("../../templates/logout_confirm.html")),
     ("logged_out.html", include_str!("../../templates/logged_out.html")),
     ("form_post.html", include_str!("../../templates/form_post.html")),
+    ("info.html", include_str!("../../templates/info.html")),
+    ("required_update_password.html", include_str!("../../templates/required_update_password.html")),
+    ("required_verify_email.html", include_str!("../../templates/required_verify_email.html")),
 ];
 
 pub const STYLESHEET: &str = include_str!("../../static/kenpo.css");

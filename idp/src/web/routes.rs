@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::{login, logout, oidc, render};
+use super::{actions, login, logout, oidc, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health/live", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
@@ -26,7 +26,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/protocol/openid-connect/logout", web::post().to(logout::logout_post))
                 .route("/login-actions/authenticate", web::get().to(login::login_get))
                 .route("/login-actions/authenticate", web::post().to(login::login_post))
-                .route("/login-actions/restart", web::get().to(login::restart_get)),
+                .route("/login-actions/restart", web::get().to(login::restart_get))
+                .route("/login-actions/required-action", web::get().to(actions::action_get))
+                .route("/login-actions/required-action", web::post().to(actions::action_post))
+                .route("/login-actions/verify-email", web::get().to(actions::verify_email_get)),
         );
 }
 

@@ -67,7 +67,9 @@ impl Store {
     pub fn open_without_migrating(url: &DbUrl, opts: PoolOptions) -> Result<Self, StoreError> {
         let pool = r2d2::Pool::builder()
             .max_size(opts.max_connections)
-            .min_idle(Some(1))
+            // No connections opened in the background: a CLI process exiting while r2d2 dials
+            // PostgreSQL (libpq + OpenSSL tearing down under it) crashes with SIGSEGV.
+            .min_idle(Some(0))
             .connection_timeout(opts.acquire_timeout)
             .test_on_check_out(false)
             .error_handler(Box::new(r2d2::NopErrorHandler))

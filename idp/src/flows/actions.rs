@@ -1,0 +1,238 @@
+//! Required actions (SPEC §4): the member's input for the current action is checked here,
+//! turned into `ActionDone`, and persisted with its side effects through `service::advance`.
+
+use chrono::Duration;
+
+use super::login::{self, LoginEvent, LoginState, Page, RequiredAction};
+use super::service::{self, Flow, SubmitOutcome, TxWork};
+use super::session;
+use crate::error::Result;
+use crate::oidc::tokens::Signer;
+use crate::realm::Realm;
+use crate::realm::validate::{self, FieldError};
+use crate::security::hasher::{HashProfile, Verdict};
+use crate::state::AppState;
+use crate::store::users::UserRow;
+use crate::store::verifications::VerificationRow;
+use crate::store::{self, StoreError, write_tx};
+use kenpo_shared::i18n::Locale;
+use kenpo_shared::secret::Secret;
+
+pub enum ActionOutcome {
+    /// The action is done (or the flow moved on meanwhile): continue as the flow says.
+    Flow(SubmitOutcome),
+    /// Input breaks a rule: show the page again with these messages; nothing changed.
+    Invalid(Vec<FieldError>),
+    /// The verification mail is queued; the page now waits for the click.
+    EmailSent(Flow),
+    /// "I clicked it" before the link was used.
+    NotYetVerified(Flow),
+}
+
+async fn member(st: &AppState, flow: &Flow) -> Result<UserRow> {
+    let uid = flow.state.user_id().unwrap_or_default().to_string();
+    st.store.run(move |c| store::users::find(c, &uid)).await?.filter(UserRow::is_active).ok_or_else(|| StoreError::Stale.into())
+}
+
+fn done(flow: &Flow, action: RequiredAction) -> Result<LoginState> {
+    Ok(login::step(&flow.state, LoginEvent::ActionDone(action)).map_err(|_| StoreError::Stale)?.0)
+}
+
+/// 「パスワードの更新」: new password twice, the realm's policy, not the current one; optionally
+/// signs the member out of every other session (default on).
+pub async fn update_password(
+    st: &AppState,
+    realm: &Realm,
+    flow: Flow,
+    new: Secret,
+    confirmation: Secret,
+    sign_out_others: bool,
+    ip: Option<String>,
+) -> Result<ActionOutcome> {
+    let user = member(st, &flow).await?;
+    let policy = &realm.settings.password.policy;
+    let mut errors = match validate::validate_password(policy, &user.username, new.expose()) {
+        Ok(_) => Vec::new(),
+        Err(e) => e,
+    };
+    if let Err(e) = validate::password_confirmation_matches(new.expose(), confirmation.expose()) {
+        errors.push(e);
+    }
+    let profile = HashProfile::parse(&realm.settings.password.hash);
+    if errors.is_empty() {
+        let same = st.hasher.verify(profile, user.password_hash.clone(), new.clone()).await?;
+        if let Err(e) = validate::password_differs(new.expose(), matches!(same, Verdict::Match { .. })) {
+            errors.push(e);
+        }
+    }
+    if !errors.is_empty() {
+        return Ok(ActionOutcome::Invalid(errors));
+    }
+    let normalized = validate::validate_password(policy, &user.username, new.expose()).unwrap_or_default();
+    let hash = st.hasher.hash(profile, Secret::new(normalized)).await?;
+    let next = done(&flow, RequiredAction::UpdatePassword)?;
+    let keys = st.keys.for_realm(&st.store, &realm.id).await?;
+    let issuer = st.issuer(realm);
+    let tokens = realm.settings.tokens.clone();
+    let realm_id = realm.id.clone();
+    let work: TxWork = Box::new(move |c, now| {
+        store::users::set_password_hash(c, &user.id, &hash, false, now)?;
+        store::users::complete_action(c, &user.id, RequiredAction::UpdatePassword.as_str())?;
+        let mut ended = 0;
+        if sign_out_others {
+            let signer = Signer { issuer: &issuer, keys: &keys, settings: &tokens };
+            for s in store::sessions::for_user(c, &user.id)? {
+                session::end_session(c, &signer, &s, now)?;
+                ended += 1;
+            }
+        }
+        store::audit::record(c, store::audit::Event {
+            realm_id: Some(&realm_id),
+            kind: "password_updated",
+            user_id: Some(&user.id),
+            detail: serde_json::json!({ "required_action": true, "other_sessions_ended": ended }),
+            ..Default::default()
+        })
+    });
+    let outcome = service::advance(st, realm, flow, next, work, ip).await?;
+    st.backchannel_wakeup.notify_one();
+    Ok(ActionOutcome::Flow(outcome))
+}
+
+/// 「メールアドレスの更新」, first half: the member keeps or changes the address. An address that
+/// is already verified and unchanged completes the action; otherwise a single-use link is
+/// mailed (through the outbox, in the same transaction) and the page waits for the click.
+pub async fn submit_email(st: &AppState, realm: &Realm, flow: Flow, input: &str, locale: Locale, ip: Option<String>) -> Result<ActionOutcome> {
+    let email = match validate::normalize_email(input) {
+        Ok(e) => validate::email_uniqueness_key(&e),
+        Err(errors) => return Ok(ActionOutcome::Invalid(errors)),
+    };
+    let user = member(st, &flow).await?;
+    let (rid, uid, e2) = (realm.id.clone(), user.id.clone(), email.clone());
+    if st.store.run(move |c| store::users::email_taken(c, &rid, &e2, Some(&uid))).await? {
+        return Ok(ActionOutcome::Invalid(vec![FieldError::EmailInUse]));
+    }
+    if user.email_verified && user.email.as_deref() == Some(email.as_str()) {
+        let next = done(&flow, RequiredAction::VerifyEmail)?;
+        let uid = user.id.clone();
+        let work: TxWork = Box::new(move |c, _| store::users::complete_action(c, &uid, RequiredAction::VerifyEmail.as_str()));
+        return Ok(ActionOutcome::Flow(service::advance(st, realm, flow, next, work, ip).await?));
+    }
+    let token = kenpo_shared::crypto::random_token(32);
+    let link = format!("{}/login-actions/verify-email?key={token}", st.issuer(realm));
+    let minutes = realm.settings.login.email_link_minutes;
+    let subject = st.pages.message(locale, "mail.verify_email.subject").replace("{realm}", &realm.display_name);
+    let body = st
+        .pages
+        .message(locale, "mail.verify_email.body")
+        .replace("{realm}", &realm.display_name)
+        .replace("{link}", &link)
+        .replace("{hours}", &(minutes / 60).max(1).to_string());
+    let from = st.config.mail.from.clone();
+    let (realm_id, uid) = (realm.id.clone(), user.id.clone());
+    let state = flow.state.clone();
+    let work: TxWork = Box::new(move |c, now| {
+        store::users::update_email(c, &uid, &email, false)?;
+        store::verifications::expire_for_user(c, &uid, now)?;
+        store::verifications::insert(
+            c,
+            &VerificationRow {
+                token_hash: kenpo_shared::crypto::token_hash(&token),
+                realm_id: realm_id.clone(),
+                user_id: uid.clone(),
+                email: email.clone(),
+                created_at: now,
+                expires_at: now + Duration::minutes(minutes),
+                used_at: None,
+            },
+        )?;
+        store::mail::enqueue(
+            c,
+            store::mail::NewMail { realm_id: &realm_id, kind: "verify_email", to: &email, from: &from, subject: &subject, body_text: &body },
+            now,
+        )?;
+        store::audit::record(c, store::audit::Event {
+            realm_id: Some(&realm_id),
+            kind: "verify_email_sent",
+            user_id: Some(&uid),
+            ..Default::default()
+        })
+    });
+    // The state stays on this step; saving it bumps the version so older forms are stale.
+    let outcome = service::advance(st, realm, flow, state, work, ip).await?;
+    st.mail_wakeup.notify_one();
+    Ok(match outcome {
+        SubmitOutcome::Page(f) => ActionOutcome::EmailSent(f),
+        other => ActionOutcome::Flow(other),
+    })
+}
+
+/// 「メールアドレスの更新」, second half: the member says they clicked the link.
+pub async fn confirm_email(st: &AppState, realm: &Realm, flow: Flow, ip: Option<String>) -> Result<ActionOutcome> {
+    let user = member(st, &flow).await?;
+    if !(user.email_verified && user.email.is_some()) {
+        return Ok(ActionOutcome::NotYetVerified(flow));
+    }
+    let next = done(&flow, RequiredAction::VerifyEmail)?;
+    let uid = user.id.clone();
+    let work: TxWork = Box::new(move |c, _| store::users::complete_action(c, &uid, RequiredAction::VerifyEmail.as_str()));
+    Ok(ActionOutcome::Flow(service::advance(st, realm, flow, next, work, ip).await?))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkOutcome {
+    Verified,
+    /// Unknown, used, expired, replaced by a newer link, or the address changed since.
+    Invalid,
+    /// Opened in a browser whose login flow belongs to another member.
+    OtherMember,
+}
+
+/// The link in the verification mail.
+pub async fn verify_link(st: &AppState, realm: &Realm, token: &str, flow: Option<&Flow>) -> Result<LinkOutcome> {
+    let hash = kenpo_shared::crypto::token_hash(token);
+    let h2 = hash.clone();
+    let Some(row) = st.store.run(move |c| store::verifications::find(c, &h2)).await? else {
+        return Ok(LinkOutcome::Invalid);
+    };
+    if row.realm_id != realm.id {
+        return Ok(LinkOutcome::Invalid);
+    }
+    if let Some(uid) = flow.and_then(|f| f.state.user_id()) {
+        if uid != row.user_id {
+            return Ok(LinkOutcome::OtherMember);
+        }
+    }
+    let realm_id = realm.id.clone();
+    let ok = st
+        .store
+        .run(move |c| {
+            let r = write_tx(c, |c| {
+                let now = store::now();
+                if row.used_at.is_some() || row.expires_at <= now || !store::verifications::use_once(c, &hash, now)? {
+                    return Err(StoreError::Stale);
+                }
+                if !store::users::mark_email_verified(c, &row.user_id, &row.email)? {
+                    return Err(StoreError::Stale);
+                }
+                store::audit::record(c, store::audit::Event {
+                    realm_id: Some(&realm_id),
+                    kind: "email_verified",
+                    user_id: Some(&row.user_id),
+                    ..Default::default()
+                })
+            });
+            match r {
+                Ok(()) => Ok(true),
+                Err(StoreError::Stale) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+    Ok(if ok { LinkOutcome::Verified } else { LinkOutcome::Invalid })
+}
+
+/// The page for an action state, for the handlers' guard.
+pub fn expects(flow: &Flow, action: RequiredAction) -> bool {
+    flow.state.page() == Page::Action(action)
+}

@@ -1,0 +1,157 @@
+//! Required-action pages (SPEC §4): each reachable only while it is the flow's current step.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+
+use super::extract::{self, client_ip, cookie_value};
+use super::login::{current_flow, finish_step, see_other};
+use crate::error::IdpError;
+use crate::flows::actions::{self, ActionOutcome, LinkOutcome};
+use crate::flows::login::{Page, RequiredAction};
+use crate::flows::service::{self, Flow};
+use crate::flows::session::FLOW_COOKIE;
+use crate::realm::Realm;
+use crate::realm::validate::FieldError;
+use crate::state::AppState;
+use crate::store;
+use kenpo_shared::i18n::Locale;
+use kenpo_shared::secret::Secret;
+
+type Res = Result<HttpResponse, IdpError>;
+
+pub fn action_path(realm: &Realm) -> String {
+    format!("/realms/{}/login-actions/required-action", realm.name)
+}
+
+macro_rules! flow_or_page {
+    ($st:expr, $req:expr, $realm:expr) => {
+        match current_flow(&$st, &$req, &$realm).await? {
+            Ok(f) => f,
+            Err(page) => return Ok(page),
+        }
+    };
+}
+
+macro_rules! realm_page {
+    ($st:expr, $req:expr, $name:expr) => {
+        match extract::realm(&$st, &$req, &$name).await? {
+            Ok(r) => r,
+            Err(page) => return Ok(page),
+        }
+    };
+}
+
+#[derive(Serialize)]
+struct ActionPage {
+    action: String,
+    csrf: String,
+    errors: Vec<String>,
+    email: String,
+    sent: bool,
+    notice: Option<String>,
+}
+
+fn messages(st: &AppState, locale: Locale, realm: &Realm, errors: &[FieldError]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| {
+            let mut text = st.pages.message(locale, e.key());
+            for (k, v) in e.params(&realm.settings.password.policy) {
+                text = text.replace(&format!("{{{k}}}"), &v);
+            }
+            text
+        })
+        .collect()
+}
+
+async fn render(st: &AppState, req: &HttpRequest, realm: &Realm, flow: &Flow, errors: Vec<String>, notice: Option<&str>, status: StatusCode) -> Res {
+    let locale = extract::locale(req, flow.request.ui_locales.as_deref());
+    let Page::Action(action) = flow.state.page() else {
+        return Ok(see_other(&super::login::login_path(realm)));
+    };
+    let uid = flow.state.user_id().unwrap_or_default().to_string();
+    let user = st.store.run(move |c| store::users::find(c, &uid)).await?;
+    let sent = !errors.is_empty() || notice.is_some();
+    let page = ActionPage {
+        action: action_path(realm),
+        csrf: kenpo_shared::csrf::token(&st.csrf_key, "login", &flow.id),
+        errors,
+        email: user.and_then(|u| u.email).unwrap_or_default(),
+        sent: sent && notice.is_some(),
+        notice: notice.map(|k| st.pages.message(locale, k)),
+    };
+    let template = match action {
+        RequiredAction::UpdatePassword => "required_update_password.html",
+        RequiredAction::VerifyEmail => "required_verify_email.html",
+    };
+    Ok(st.pages.render(status, template, locale, Some(realm), &page))
+}
+
+pub async fn action_get(st: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> Res {
+    let realm = realm_page!(st, req, path.into_inner());
+    let flow = flow_or_page!(st, req, realm);
+    match flow.state.page() {
+        Page::Action(_) => render(&st, &req, &realm, &flow, vec![], None, StatusCode::OK).await,
+        _ => Ok(see_other(&super::login::login_path(&realm))),
+    }
+}
+
+pub async fn action_post(st: web::Data<AppState>, req: HttpRequest, path: web::Path<String>, body: web::Bytes) -> Res {
+    let realm = realm_page!(st, req, path.into_inner());
+    let flow = flow_or_page!(st, req, realm);
+    let locale = extract::locale(&req, flow.request.ui_locales.as_deref());
+    let restart = format!("/realms/{}/login-actions/restart", realm.name);
+    let Ok(form) = extract::form_map(&body) else {
+        return Ok(st.pages.error(StatusCode::BAD_REQUEST, locale, Some(&realm), "error.bad_request", Some(&restart)));
+    };
+    if !form.get("csrf").is_some_and(|t| kenpo_shared::csrf::verify(&st.csrf_key, "login", &flow.id, t)) {
+        return Ok(st.pages.error(StatusCode::FORBIDDEN, locale, Some(&realm), "error.csrf", Some(&restart)));
+    }
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let ip = client_ip(&req);
+    let outcome = match flow.state.page() {
+        Page::Action(RequiredAction::UpdatePassword) => {
+            let sign_out = field("logout-sessions") == "on";
+            actions::update_password(&st, &realm, flow.clone(), Secret::new(field("password-new")), Secret::new(field("password-confirm")), sign_out, ip).await?
+        }
+        Page::Action(RequiredAction::VerifyEmail) => match field("op") {
+            "continue" => actions::confirm_email(&st, &realm, flow.clone(), ip).await?,
+            _ => actions::submit_email(&st, &realm, flow.clone(), field("email"), locale, ip).await?,
+        },
+        // The form belongs to a step the flow is no longer on.
+        _ => return Ok(see_other(&super::login::login_path(&realm))),
+    };
+    match outcome {
+        ActionOutcome::Flow(o) => Ok(finish_step(&st, &realm, locale, o)),
+        ActionOutcome::Invalid(errors) => {
+            let msgs = messages(&st, locale, &realm, &errors);
+            render(&st, &req, &realm, &flow, msgs, None, StatusCode::OK).await
+        }
+        ActionOutcome::EmailSent(f) => render(&st, &req, &realm, &f, vec![], Some("action.verify_email.sent"), StatusCode::OK).await,
+        ActionOutcome::NotYetVerified(f) => render(&st, &req, &realm, &f, vec![], Some("action.verify_email.not_yet"), StatusCode::OK).await,
+    }
+}
+
+/// The link from the verification mail. Works in any browser; refuses a link that is used,
+/// expired, replaced, or opened where another member's login is in progress.
+pub async fn verify_email_get(st: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> Res {
+    let realm = realm_page!(st, req, path.into_inner());
+    let key = extract::query_map(&req).get("key").cloned().unwrap_or_default();
+    let flow = service::load_flow(&st, &realm, cookie_value(&req, FLOW_COOKIE).as_deref()).await?;
+    let locale = extract::locale(&req, flow.as_ref().and_then(|f| f.request.ui_locales.as_deref()));
+    let outcome = if key.is_empty() || key.len() > 128 { LinkOutcome::Invalid } else { actions::verify_link(&st, &realm, &key, flow.as_ref()).await? };
+    let (status, ok, msg) = match outcome {
+        LinkOutcome::Verified => (StatusCode::OK, true, "verify_link.ok"),
+        LinkOutcome::Invalid => (StatusCode::BAD_REQUEST, false, "verify_link.invalid"),
+        LinkOutcome::OtherMember => (StatusCode::BAD_REQUEST, false, "verify_link.other_member"),
+    };
+    #[derive(Serialize)]
+    struct Info {
+        title: String,
+        message: String,
+        ok: bool,
+    }
+    let page = Info { title: st.pages.message(locale, "verify_link.title"), message: st.pages.message(locale, msg), ok };
+    Ok(st.pages.render(status, "info.html", locale, Some(&realm), &page))
+}
