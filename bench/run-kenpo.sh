@@ -9,8 +9,7 @@
 #
 # Settings: PORT (28080) SERVER_CPUS (0) DRIVER_CPUS (1) DURATION (10s) WARMUP (3s)
 #           CONCURRENCY (16,64) USERS (50) WORKLOADS (all) RESULTS_DIR (~/.cache/kenpo-perf-results)
-#           IDP_BIN / BENCH_BIN (binaries; default: built in release mode; not KENPO_*: the IdP
-#           reads every KENPO_* variable as configuration and refuses unknown ones)
+#           IDP_BIN / BENCH_BIN (binaries; default: built in release mode)
 #           START (start-dev) the kenpo-idp command that serves; EXTRA (more kenpo-bench options)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -70,7 +70,21 @@ ensure_postgres() {
 
 ensure_postgres
 log "cargo test --workspace (target dir: $CARGO_TARGET_DIR)"
-cargo test --workspace --locked "$@"
+test_log=$(mktemp)
+cargo test --workspace --locked "$@" 2>&1 | tee "$test_log"
+log "load driver smoke run: every workload for a moment against a fresh IdP (no speed assertions)"
+cargo build --locked -p kenpo-idp -p kenpo-bench
+smoke_dir=$(mktemp -d)
+IDP_BIN="$CARGO_TARGET_DIR/debug/kenpo-idp" BENCH_BIN="$CARGO_TARGET_DIR/debug/kenpo-bench" \
+  DURATION=1s WARMUP=0s CONCURRENCY=4 USERS=4 PORT="${SMOKE_PORT:-28181}" RESULTS_DIR="$smoke_dir" \
+  EXTRA="--fail-on-errors --storm-login-concurrency 4 --storm-cc-concurrency 2" \
+  bench/run-kenpo.sh
+rm -rf "$smoke_dir"
 if [ -z "${KENPO_REQUIRE_POSTGRES:-}" ]; then
   log "REMINDER: PostgreSQL tests were NOT run (see above)"
 fi
+# One closing line over every test binary (cargo prints one "test result" per binary, the last
+# of which is often a doc-test run with nothing in it).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "%d passed, %d failed\n", p, f }' "$test_log"
+rm -f "$test_log"

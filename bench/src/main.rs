@@ -100,6 +100,9 @@ pub struct Args {
     /// W4: a refresh response without a new refresh token is an error.
     #[arg(long)]
     pub expect_rotation: bool,
+    /// Exit non-zero when any workload had an error or no success (the CI smoke run).
+    #[arg(long)]
+    pub fail_on_errors: bool,
     /// Skip the start-up checks (one login, one client_credentials grant) that stop the run
     /// early on a wrong setup; every failure is then only counted in the table.
     #[arg(long)]

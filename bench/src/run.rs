@@ -300,6 +300,13 @@ pub async fn main(args: Args) -> Result<()> {
     }
     // Give the connection pool a moment to close cleanly before the runtime stops.
     tokio::time::sleep(Duration::from_millis(10)).await;
+    if args.fail_on_errors {
+        let failed: Vec<String> =
+            ctx.rows.iter().filter(|r| r.errors > 0 || r.ok == 0).map(|r| format!("{} c={}", r.workload, r.concurrency)).collect();
+        if !failed.is_empty() {
+            anyhow::bail!("workloads with errors or no successes: {}", failed.join(", "));
+        }
+    }
     Ok(())
 }
 

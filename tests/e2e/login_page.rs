@@ -264,7 +264,14 @@ dual_backend_test!(missing_csrf_is_refused_and_changes_nothing, |db| async move 
     for (what, body) in [
         ("no csrf field", vec![("username", f.username.as_str()), ("password", f.password.as_str())]),
         ("empty csrf", vec![("csrf", ""), ("username", f.username.as_str()), ("password", f.password.as_str())]),
-        ("forged csrf", vec![("csrf", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), ("username", &f.username), ("password", &f.password)]),
+        (
+            "forged csrf",
+            vec![
+                ("csrf", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                ("username", &f.username),
+                ("password", &f.password),
+            ],
+        ),
     ] {
         let r = post_fields(&browser, &url, &body).await;
         assert_clear(&r, what);
@@ -286,7 +293,8 @@ dual_backend_test!(csrf_token_of_another_flow_is_refused, |db| async move {
     assert_ne!(token_a, token_b, "two flows share a csrf token");
     let url = login_url(&idp, &f);
     for (browser, token, what) in [(&alice, &token_b, "A with B's token"), (&bob, &token_a, "B with A's token")] {
-        let r = post_fields(browser, &url, &[("csrf", token), ("username", &f.username), ("password", &f.password)]).await;
+        let r =
+            post_fields(browser, &url, &[("csrf", token), ("username", &f.username), ("password", &f.password)]).await;
         assert_clear(&r, what);
         assert_eq!(r.status, 403, "{what}: {}", r.body);
         assert_no_code(&r, what);
@@ -403,12 +411,18 @@ dual_backend_test!(non_utf8_form_body_gets_a_clear_answer, |db| async move {
     raw_bytes.extend_from_slice(&[0xFF, 0xFE, 0xC3]);
     raw_bytes.extend_from_slice(format!("&password={}", enc(&f.password)).as_bytes());
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("percent-encoded FF FE user ID", format!("csrf={}&username=%FF%FE&password={}", enc(&token), enc(&f.password)).into_bytes()),
+        (
+            "percent-encoded FF FE user ID",
+            format!("csrf={}&username=%FF%FE&password={}", enc(&token), enc(&f.password)).into_bytes(),
+        ),
         (
             "right user ID with invalid UTF-8 appended",
             format!("csrf={}&username={}%FF&password={}", enc(&token), enc(&f.username), enc(&f.password)).into_bytes(),
         ),
-        ("invalid UTF-8 password", format!("csrf={}&username={}&password=%FF%FE", enc(&token), enc(&f.username)).into_bytes()),
+        (
+            "invalid UTF-8 password",
+            format!("csrf={}&username={}&password=%FF%FE", enc(&token), enc(&f.username)).into_bytes(),
+        ),
         ("raw bytes FF FE C3 in the body", raw_bytes),
         ("invalid UTF-8 in a field name", format!("csrf={}&%FF%FE=1&username=x&password=y", enc(&token)).into_bytes()),
     ];
@@ -455,8 +469,12 @@ dual_backend_test!(html_in_the_user_id_comes_back_escaped, |db| async move {
     let f = idp.seed();
     let browser = Browser::new();
     let (page, req) = open_login(&browser, &idp, &f).await;
-    for typed in ["<script>alert(1)</script>", "\"><script>alert(1)</script>", "' onfocus='alert(1)", "<img src=x onerror=alert(1)>"]
-    {
+    for typed in [
+        "<script>alert(1)</script>",
+        "\"><script>alert(1)</script>",
+        "' onfocus='alert(1)",
+        "<img src=x onerror=alert(1)>",
+    ] {
         let r = browser.submit_login(&page, typed, "Wrong-Password-1", &[]).await;
         assert_clear(&r, typed);
         assert_no_code(&r, typed);
@@ -491,7 +509,10 @@ dual_backend_test!(repeated_parameter_is_refused_and_changes_nothing, |db| async
             "password twice",
             vec![("csrf", &token), ("username", &f.username), ("password", "wrong-one-1"), ("password", &f.password)],
         ),
-        ("csrf twice", vec![("csrf", "forged"), ("csrf", &token), ("username", &f.username), ("password", &f.password)]),
+        (
+            "csrf twice",
+            vec![("csrf", "forged"), ("csrf", &token), ("username", &f.username), ("password", &f.password)],
+        ),
     ];
     for (what, body) in cases {
         let r = post_fields(&browser, &url, &body).await;
@@ -517,7 +538,9 @@ dual_backend_test!(login_page_without_a_flow_says_start_again, |db| async move {
     let r = post_fields(&fresh, &url, &[("csrf", "x"), ("username", &f.username), ("password", &f.password)]).await;
     assert_clear(&r, "POST without a flow cookie");
     assert_no_code(&r, "POST without a flow cookie");
-    for cookie in ["KENPO_FLOW=not-a-flow".to_string(), format!("KENPO_FLOW={}", "A".repeat(500)), "KENPO_FLOW=".to_string()] {
+    for cookie in
+        ["KENPO_FLOW=not-a-flow".to_string(), format!("KENPO_FLOW={}", "A".repeat(500)), "KENPO_FLOW=".to_string()]
+    {
         let r = fresh.http.get(&url).header("cookie", &cookie).send().await.expect("GET");
         let page = page_of(&url, r).await;
         assert_clear(&page, &format!("GET with cookie {}", &cookie[..cookie.len().min(30)]));
@@ -533,13 +556,20 @@ dual_backend_test!(expired_flow_shows_the_expired_page_and_restart_leads_to_a_fr
     let f = idp.seed();
     let browser = Browser::new();
     let (page, req) = open_login(&browser, &idp, &f).await;
-    idp.state.store.run_sync(|c| c.execute_raw("UPDATE auth_flows SET expires_at = '2000-01-01 00:00:00'")).expect("expire");
+    idp.state
+        .store
+        .run_sync(|c| c.execute_raw("UPDATE auth_flows SET expires_at = '2000-01-01 00:00:00'"))
+        .expect("expire");
 
     let restart = format!("/realms/{}/login-actions/restart", f.realm);
     let expired = browser.get(&login_url(&idp, &f)).await;
     assert_clear(&expired, "GET on an expired flow");
     assert!(alert(&expired).is_some_and(|a| a.contains(FLOW_EXPIRED)), "{}", expired.body);
-    assert!(html_unescape(&expired.body).contains(&format!("href=\"{restart}\"")), "no link to {restart}:\n{}", expired.body);
+    assert!(
+        html_unescape(&expired.body).contains(&format!("href=\"{restart}\"")),
+        "no link to {restart}:\n{}",
+        expired.body
+    );
 
     let late = browser.submit_login(&page, &f.username, &f.password, &[]).await;
     assert_clear(&late, "the right password on an expired flow");
@@ -577,7 +607,8 @@ dual_backend_test!(double_submit_of_a_successful_form_yields_one_code, |db| asyn
     assert_no_code(&second, "second submit");
     // …and replayed with the flow cookie the browser had before the first answer.
     let (action, form) = page.form().expect("form");
-    let mut data: Vec<(String, String)> = form.into_iter().filter(|(k, _)| k != "username" && k != "password").collect();
+    let mut data: Vec<(String, String)> =
+        form.into_iter().filter(|(k, _)| k != "username" && k != "password").collect();
     data.push(("username".into(), f.username.clone()));
     data.push(("password".into(), f.password.clone()));
     let replay = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
@@ -606,7 +637,8 @@ dual_backend_test!(concurrent_double_submit_yields_one_code, |db| async move {
         .filter(|p| p.location.as_deref().map(query_map).is_some_and(|q| q.contains_key("code")))
         .count();
     assert_eq!(codes, 1, "exactly one of two concurrent submits gets a code: {:?} / {:?}", a.location, b.location);
-    let winner = if a.status == 302 && a.location.as_deref().is_some_and(|l| l.starts_with(&f.redirect_uri)) { &a } else { &b };
+    let winner =
+        if a.status == 302 && a.location.as_deref().is_some_and(|l| l.starts_with(&f.redirect_uri)) { &a } else { &b };
     assert_code(winner, &f, &req.state, "the winning submit");
     assert_eq!(count(&idp, "auth_codes"), 1, "codes in the database");
 });
@@ -661,7 +693,11 @@ dual_backend_test!(unknown_user_id_locks_exactly_like_a_real_one, |db| async mov
     let unknown_locked = stranger.submit_login(&page, "nobody0001", "Any-Password-1", &[]).await;
     assert_clear(&unknown_locked, "11th attempt for an unknown user ID");
     assert_no_code(&unknown_locked, "unknown user ID");
-    assert!(alert(&unknown_locked).is_some_and(|a| a.contains(LOCKED)), "unknown ID not locked:\n{}", unknown_locked.body);
+    assert!(
+        alert(&unknown_locked).is_some_and(|a| a.contains(LOCKED)),
+        "unknown ID not locked:\n{}",
+        unknown_locked.body
+    );
     assert_eq!(unknown_locked.status, real_locked.status, "status differs between a real and an unknown user ID");
     assert_eq!(alert(&unknown_locked), alert(&real_locked), "message differs between a real and an unknown user ID");
 });

@@ -65,6 +65,8 @@ dual_backend_test!(userinfo_refuses_missing_and_invalid_tokens, |db| async move 
     let r = userinfo(&idp, &f.realm, None).await;
     assert_eq!(r.status, 401, "{}", r.body);
     assert!(r.header("www-authenticate").is_some_and(|h| h.starts_with("Bearer")), "{:?}", r.headers);
+    // RFC 6750 §3.1: no error code when the request carried no credentials at all.
+    assert!(r.header("www-authenticate").is_some_and(|h| !h.contains("error=")), "{:?}", r.headers);
 
     for bad in ["garbage".to_string(), "a.b.c".to_string(), s.raw_id_token(), format!("{}x", s.access_token())] {
         let r = userinfo(&idp, &f.realm, Some(&bad)).await;

@@ -80,6 +80,7 @@ pub async fn authorize(st: &AppState, realm: &Realm, req: AuthRequest, session_t
     };
     // max_age=0 means "authenticate now" (OIDC Core §3.1.2.1), whatever the clock resolution.
     let fresh_enough = |s: &SessionRow| req.max_age.is_none_or(|m| m > 0 && (now - s.auth_time).num_seconds() <= m);
+    let had_session = session.is_some();
     let reusable = session.filter(|s| fresh_enough(s) && !req.prompt_login());
     if let Some(s) = reusable {
         let realm2 = realm.clone();
@@ -101,7 +102,8 @@ pub async fn authorize(st: &AppState, realm: &Realm, req: AuthRequest, session_t
         let e = OAuthError::new(OAuthCode::LoginRequired, "the member is not signed in");
         return Ok(AuthorizeOutcome::Respond(AuthResponse::error(&issuer, &req.redirect_uri, req.response_mode, req.state.as_deref(), &e)));
     }
-    let reauth = req.prompt_login() || req.max_age.is_some();
+    // 「続行する際には再度認証してください。」 only when the member is in fact signed in already.
+    let reauth = had_session && (req.prompt_login() || req.max_age.is_some());
     let token = kenpo_shared::crypto::random_token(32);
     let row = FlowRow {
         id: kenpo_shared::crypto::token_hash(&token),

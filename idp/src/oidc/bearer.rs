@@ -9,10 +9,12 @@ use crate::realm::Realm;
 use crate::state::AppState;
 use crate::store::{self, StoreError};
 
-/// A valid access token: its claims and, for member tokens, the grant's user.
+/// A valid access token: its claims and, for member tokens, the grant and its member (loaded
+/// in the same database round trip: userinfo and introspection need both).
 pub struct ActiveToken {
     pub claims: Value,
     pub grant: Option<store::grants::GrantRow>,
+    pub user: Option<store::users::UserRow>,
 }
 
 pub async fn check(st: &AppState, realm: &Realm, token: &str) -> Result<Option<ActiveToken>, StoreError> {
@@ -38,12 +40,21 @@ pub async fn check(st: &AppState, realm: &Realm, token: &str) -> Result<Option<A
     match jti.split_once('.') {
         Some((grant_id, _)) => {
             let gid = grant_id.to_string();
-            let grant = st.store.run(move |c| store::grants::find_grant(c, &gid)).await?;
-            Ok(grant.filter(|g| g.revoked_at.is_none()).map(|g| ActiveToken { claims, grant: Some(g) }))
+            let found = st
+                .store
+                .run(move |c| {
+                    let Some(grant) = store::grants::find_grant(c, &gid)?.filter(|g| g.revoked_at.is_none()) else {
+                        return Ok(None);
+                    };
+                    let user = grant.user_id.as_deref().map(|u| store::users::find(c, u)).transpose()?.flatten();
+                    Ok(Some((grant, user)))
+                })
+                .await?;
+            Ok(found.map(|(g, user)| ActiveToken { claims, grant: Some(g), user }))
         }
         None => {
             let revoked = st.store.run(move |c| store::grants::jti_revoked(c, &jti)).await?;
-            Ok((!revoked).then_some(ActiveToken { claims, grant: None }))
+            Ok((!revoked).then_some(ActiveToken { claims, grant: None, user: None }))
         }
     }
 }

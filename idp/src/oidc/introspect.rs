@@ -45,9 +45,8 @@ pub async fn introspect(
     };
     out.insert("active".into(), json!(true));
     out.insert("token_type".into(), json!("Bearer"));
-    if let Some(u) = active.grant.as_ref().and_then(|g| g.user_id.clone()) {
-        let user = st.store.run(move |c| store::users::find(c, &u)).await?;
-        match user {
+    if active.grant.as_ref().is_some_and(|g| g.user_id.is_some()) {
+        match &active.user {
             Some(u) if u.is_active() => {
                 out.insert("username".into(), json!(u.username));
             }
@@ -67,8 +66,7 @@ pub async fn userinfo(st: &AppState, realm: &Realm, token: Option<&str>) -> Resu
     if !scopes.iter().any(|s| s == "openid") {
         return Err(OAuthError::new(OAuthCode::InvalidToken, "the token was not issued with the openid scope"));
     }
-    let uid = grant.user_id.ok_or_else(invalid)?;
-    let user = st.store.run(move |c| store::users::find(c, &uid)).await?.filter(|u| u.is_active()).ok_or_else(invalid)?;
+    let user = active.user.filter(|u| u.is_active()).ok_or_else(invalid)?;
     Ok(Value::Object(super::claims::user_claims(&user, &scopes)))
 }
 

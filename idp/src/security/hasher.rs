@@ -1,13 +1,15 @@
-//! Password hashing with argon2id on a pool bounded to the number of cores: a login storm
-//! queues here instead of starving page loads, token requests and database work, which run on
-//! other pools. Two hashes in parallel on this class of machine reach 1.8× one, so more
-//! concurrency than cores only adds latency.
+//! Password hashing with argon2id on its own threads, as many as cores: a login storm queues
+//! here instead of starving page loads, token requests and database work, which run on other
+//! pools. Two hashes in parallel on this class of machine reach 1.8× one, so more concurrency
+//! than cores only adds latency. Dedicated threads (not the shared blocking pool) also bound
+//! memory: each argon2id hash allocates 19 MiB, and the allocator keeps freed blocks per
+//! thread, so hashing on dozens of short-lived blocking threads would hold far more.
 
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
 
 use kenpo_shared::secret::Secret;
 
@@ -56,9 +58,43 @@ pub enum Verdict {
     Mismatch,
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads taking jobs from one queue. The threads end when the last `Hasher`
+/// clone is dropped (the queue's sender goes away).
+struct Pool {
+    queue: Mutex<mpsc::Sender<Job>>,
+}
+
+impl Pool {
+    fn new(threads: usize) -> Pool {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || {
+                loop {
+                    let job = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a hashing thread");
+            }
+        }
+        Pool { queue: Mutex::new(tx) }
+    }
+}
+
 #[derive(Clone)]
 pub struct Hasher {
-    permits: Arc<Semaphore>,
+    pool: Arc<Pool>,
     /// Hashes of a random password, one per profile: unknown user IDs are checked against these
     /// so that the answer takes as long as for a real member.
     decoys: Arc<[(HashProfile, String); 2]>,
@@ -71,7 +107,7 @@ impl Hasher {
             (HashProfile::Default, hash_now(HashProfile::Default, &decoy_pw)?),
             (HashProfile::Minimal, hash_now(HashProfile::Minimal, &decoy_pw)?),
         ];
-        Ok(Hasher { permits: Arc::new(Semaphore::new(concurrency.max(1))), decoys: Arc::new(decoys) })
+        Ok(Hasher { pool: Arc::new(Pool::new(concurrency)), decoys: Arc::new(decoys) })
     }
 
     pub fn with_available_parallelism() -> Result<Self, HashError> {
@@ -103,8 +139,12 @@ impl Hasher {
     }
 
     async fn on_pool<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
-        let _permit = self.permits.clone().acquire_owned().await.map_err(|_| HashError::Closed)?;
-        tokio::task::spawn_blocking(f).await.map_err(|_| HashError::Closed)
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.pool.queue.lock().map_err(|_| HashError::Closed)?.send(job).map_err(|_| HashError::Closed)?;
+        rx.await.map_err(|_| HashError::Closed)
     }
 }
 

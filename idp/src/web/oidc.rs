@@ -104,6 +104,13 @@ pub async fn userinfo(st: web::Data<AppState>, req: HttpRequest, path: web::Path
     let from_header = authorization(&req).and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_string()));
     let from_body = extract::form_map(&body).ok().and_then(|m| m.get("access_token").cloned());
     let token = from_header.or(from_body);
+    if token.is_none() {
+        // RFC 6750 §3.1: a request without credentials gets the challenge without an error code.
+        return Ok(HttpResponse::Unauthorized()
+            .insert_header(("WWW-Authenticate", "Bearer realm=\"kenpo\""))
+            .insert_header(("Cache-Control", "no-store"))
+            .finish());
+    }
     let r = introspect::userinfo(&st, &realm, token.as_deref()).await;
     Ok(match r {
         Ok(v) => HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(v),

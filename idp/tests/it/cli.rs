@@ -54,10 +54,7 @@ impl Out {
     fn error_fields(&self) -> Vec<(String, String)> {
         let text = self.stderr.trim_start();
         let text = text.strip_prefix("error: ").unwrap_or(text);
-        text.lines()
-            .filter_map(|l| l.split_once(": "))
-            .map(|(f, m)| (f.trim().to_string(), m.to_string()))
-            .collect()
+        text.lines().filter_map(|l| l.split_once(": ")).map(|(f, m)| (f.trim().to_string(), m.to_string())).collect()
     }
 }
 
@@ -267,7 +264,9 @@ fn client_create_refuses_http_redirect_uri_outside_localhost() {
     let client = |id: &str, uri: &str| {
         k.run(&["client", "create", "--realm", "kenpo1", "--client-id", id, "--redirect-uri", uri, "--secret", secret])
     };
-    for uri in ["http://portal.example.jp/callback", "http://10.0.0.5/cb", "https://portal.example.jp/cb#frag", "portal/cb"] {
+    for uri in
+        ["http://portal.example.jp/callback", "http://10.0.0.5/cb", "https://portal.example.jp/cb#frag", "portal/cb"]
+    {
         let out = client("portal", uri).failed(&format!("client create --redirect-uri {uri}"));
         assert!(out.stderr.contains("redirect-uri"), "{uri}: the message does not name redirect-uri: {}", out.stderr);
     }
@@ -321,8 +320,9 @@ fn user_create_refuses_each_invalid_field_and_writes_nothing() {
     k.realm("kenpo1");
     let long_email = format!("{}@{}.{}.{}.jp", "a".repeat(64), "b".repeat(63), "c".repeat(63), "d".repeat(60));
     assert_eq!(long_email.chars().count(), 256);
-    // (case, user ID typed, user ID as stored when valid, flag overrides, field named)
-    let cases: Vec<(&str, &str, &str, Vec<(&str, String)>, &str)> = vec![
+    /// (case, user ID typed, user ID as stored when valid, flag overrides, field named)
+    type Case<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, String)>, &'a str);
+    let cases: Vec<Case> = vec![
         ("user ID of 7 characters", "abcdefg", "abcdefg", vec![], "username"),
         ("full-width user ID", "ＡＢＣ12345", "abc12345", vec![], "username"),
         ("password of 7 characters", "member0001", "member0001", vec![("--password", "Xk7#qLm".into())], "password"),
@@ -337,7 +337,13 @@ fn user_create_refuses_each_invalid_field_and_writes_nothing() {
         ("e-mail of 256 characters", "member0004", "member0004", vec![("--email", long_email.clone())], "email"),
         ("birthdate 19790230", "member0005", "member0005", vec![("--birthdate", "19790230".into())], "birthdate"),
         ("kana in hiragana", "member0006", "member0006", vec![("--family-kana", "けんぽ".into())], "family_kana"),
-        ("insurer number of 7 digits", "member0007", "member0007", vec![("--insurer-number", "0613999".into())], "insurer_number"),
+        (
+            "insurer number of 7 digits",
+            "member0007",
+            "member0007",
+            vec![("--insurer-number", "0613999".into())],
+            "insurer_number",
+        ),
     ];
     for (i, (case, typed, stored, overrides, field)) in cases.iter().enumerate() {
         let email = format!("case{i}@example.jp");
@@ -441,8 +447,18 @@ fn postgres_commands_exit_cleanly_and_never_by_a_signal() {
     for i in 0..200 {
         let out = k.run(&["realm", "show", "kenpo1"]);
         if out.code != Some(0) {
-            crashes.push(format!("run {i}: code {:?}, signal {:?}, stderr {}", out.code, out.signal, out.stderr.trim()));
+            crashes.push(format!(
+                "run {i}: code {:?}, signal {:?}, stderr {}",
+                out.code,
+                out.signal,
+                out.stderr.trim()
+            ));
         }
     }
-    assert!(crashes.is_empty(), "{} of 200 `realm show` runs on PostgreSQL failed:\n{}", crashes.len(), crashes.join("\n"));
+    assert!(
+        crashes.is_empty(),
+        "{} of 200 `realm show` runs on PostgreSQL failed:\n{}",
+        crashes.len(),
+        crashes.join("\n")
+    );
 }

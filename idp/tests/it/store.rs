@@ -84,10 +84,10 @@ fn schema_rs_tables() -> BTreeSet<String> {
     let mut lines = src.lines().map(str::trim);
     let mut out = BTreeSet::new();
     while let Some(line) = lines.next() {
-        if line == "diesel::table! {" {
-            if let Some(name) = lines.next().and_then(|l| l.split_whitespace().next()) {
-                out.insert(name.to_string());
-            }
+        if line == "diesel::table! {"
+            && let Some(name) = lines.next().and_then(|l| l.split_whitespace().next())
+        {
+            out.insert(name.to_string());
         }
     }
     assert!(!out.is_empty(), "no diesel::table! found in schema.rs");
