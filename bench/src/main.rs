@@ -117,6 +117,15 @@ pub struct Args {
     /// PID of the server: its CPU time and memory are reported (Linux /proc).
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// PID of the database server (the PostgreSQL postmaster): the CPU of that process and of
+    /// its child processes (backends, WAL writer, ...) is reported as "db CPU %", and
+    /// operations per CPU-second of server and database together.
+    #[arg(long)]
+    pub db_pid: Option<u32>,
+    /// Stop each measured cell once this many operations have started (the cell still ends at
+    /// --duration if that comes first); e.g. exactly 10,000 logins for the memory script.
+    #[arg(long)]
+    pub max_ops: Option<usize>,
     /// Write all results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -194,6 +203,9 @@ fn real_main() -> Result<()> {
     if args.concurrency.is_empty() || args.concurrency.contains(&0) {
         bail!("--concurrency needs positive numbers");
     }
+    if args.max_ops == Some(0) {
+        bail!("--max-ops needs a positive number");
+    }
     let threads =
         args.threads.or_else(|| std::thread::available_parallelism().ok().map(|n| n.get())).unwrap_or(1).max(1);
     // One CPU (the driver pinned with taskset): a current-thread runtime spares the
@@ -244,6 +256,18 @@ mod tests {
         .unwrap();
         assert_eq!(a.concurrency, vec![1, 2]);
         assert_eq!(a.workloads, Some(vec!["w1".to_owned(), "w3".to_owned()]));
+        assert_eq!(a.max_ops, None);
+        let a = Args::try_parse_from([
+            "kenpo-bench",
+            "--issuer",
+            "http://127.0.0.1:3000",
+            "--max-ops",
+            "10000",
+            "--db-pid",
+            "42",
+        ])
+        .unwrap();
+        assert_eq!((a.max_ops, a.db_pid), (Some(10_000), Some(42)));
         assert!(Args::try_parse_from(["kenpo-bench", "--issuer", "x", "--setup-only"]).is_err());
     }
 }

@@ -24,14 +24,65 @@ pub fn cpu_ticks(pid: &str) -> Result<u64> {
 }
 
 fn parse_stat_ticks(stat: &str) -> Result<u64> {
+    let f = parse_stat(stat)?;
+    Ok(f.utime + f.stime)
+}
+
+/// The fields of `/proc/PID/stat` that the sampler needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StatFields {
+    ppid: u32,
+    utime: u64,
+    stime: u64,
+    /// CPU of the children this process has waited for (`cutime + cstime`).
+    reaped_children: u64,
+}
+
+fn parse_stat(stat: &str) -> Result<StatFields> {
     // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
     let after = stat.rfind(')').and_then(|i| stat.get(i + 2..)).context("malformed /proc stat")?;
     let fields: Vec<&str> = after.split_whitespace().collect();
-    // After the name: state(3) ppid(4) ... utime is field 14, stime field 15 → index 11, 12.
-    let (Some(u), Some(s)) = (fields.get(11), fields.get(12)) else {
-        bail!("short /proc stat");
+    // After the name: state(3) ppid(4) ... utime is field 14, stime 15, cutime 16, cstime 17
+    // → index 11, 12, 13, 14.
+    let num = |i: usize| -> Result<u64> {
+        let Some(v) = fields.get(i) else {
+            bail!("short /proc stat");
+        };
+        Ok(v.parse::<u64>()?)
     };
-    Ok(u.parse::<u64>()? + s.parse::<u64>()?)
+    Ok(StatFields {
+        ppid: u32::try_from(num(1)?)?,
+        utime: num(11)?,
+        stime: num(12)?,
+        reaped_children: num(13)? + num(14)?,
+    })
+}
+
+/// CPU ticks of a process tree one level deep: the process, its live children, and the
+/// children it has already reaped. For a PostgreSQL postmaster this is the whole database
+/// server (backends, WAL writer, checkpointer, autovacuum), whichever CPU they ran on.
+/// Backends that exit between two samples are counted through the postmaster's `cutime`.
+pub fn tree_cpu_ticks(pid: u32) -> Result<u64> {
+    let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))
+        .and_then(|s| parse_stat(&s))?;
+    let mut total = parent.utime + parent.stime + parent.reaped_children;
+    for entry in std::fs::read_dir("/proc").context("reading /proc")?.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else {
+            continue;
+        };
+        // A process may exit between the listing and the read: skip it.
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{name}/stat")) else {
+            continue;
+        };
+        if let Ok(f) = parse_stat(&stat)
+            && f.ppid == pid
+        {
+            total += f.utime + f.stime;
+        }
+    }
+    Ok(total)
 }
 
 /// VmRSS and VmHWM of a process in kB.
@@ -63,9 +114,11 @@ pub fn machine_busy_ticks() -> Option<u64> {
 /// A snapshot taken before a cell; `finish` turns it into the cell's measurements.
 pub struct Sampler {
     server_pid: Option<String>,
+    db_pid: Option<u32>,
     ticks_per_sec: f64,
     started: Instant,
     server_ticks: Option<u64>,
+    db_ticks: Option<u64>,
     self_ticks: Option<u64>,
     busy_ticks: Option<u64>,
 }
@@ -78,19 +131,24 @@ pub struct Usage {
     pub server_rss_kb: Option<u64>,
     pub server_hwm_kb: Option<u64>,
     pub driver_cpu_seconds: Option<f64>,
+    /// CPU seconds of the database server's process tree (`--db-pid`).
+    pub db_cpu_seconds: Option<f64>,
     /// CPU seconds used by everything else on the machine meanwhile.
     pub other_cpu_seconds: Option<f64>,
 }
 
 impl Sampler {
-    pub fn start(server_pid: Option<u32>, ticks_per_sec: f64) -> Self {
+    pub fn start(server_pid: Option<u32>, db_pid: Option<u32>, ticks_per_sec: f64) -> Self {
         let server_pid = server_pid.map(|p| p.to_string());
         let server_ticks = server_pid.as_deref().and_then(|p| cpu_ticks(p).ok());
+        let db_ticks = db_pid.and_then(|p| tree_cpu_ticks(p).ok());
         Sampler {
             server_pid,
+            db_pid,
             ticks_per_sec,
             started: Instant::now(),
             server_ticks,
+            db_ticks,
             self_ticks: cpu_ticks("self").ok(),
             busy_ticks: machine_busy_ticks(),
         }
@@ -105,9 +163,12 @@ impl Sampler {
         let server_after = self.server_pid.as_deref().and_then(|p| cpu_ticks(p).ok());
         let server_cpu_seconds = delta(self.server_ticks, server_after);
         let driver_cpu_seconds = delta(self.self_ticks, cpu_ticks("self").ok());
+        let db_cpu_seconds = delta(self.db_ticks, self.db_pid.and_then(|p| tree_cpu_ticks(p).ok()));
         let busy = delta(self.busy_ticks, machine_busy_ticks());
-        let other_cpu_seconds =
-            busy.map(|b| (b - server_cpu_seconds.unwrap_or(0.0) - driver_cpu_seconds.unwrap_or(0.0)).max(0.0));
+        let other_cpu_seconds = busy.map(|b| {
+            (b - server_cpu_seconds.unwrap_or(0.0) - driver_cpu_seconds.unwrap_or(0.0) - db_cpu_seconds.unwrap_or(0.0))
+                .max(0.0)
+        });
         let mem = self.server_pid.as_deref().and_then(|p| memory_kb(p).ok());
         Usage {
             seconds,
@@ -115,6 +176,7 @@ impl Sampler {
             server_rss_kb: mem.map(|m| m.0),
             server_hwm_kb: mem.map(|m| m.1),
             driver_cpu_seconds,
+            db_cpu_seconds,
             other_cpu_seconds,
         }
     }
@@ -129,6 +191,26 @@ mod tests {
     fn stat_with_spaces_in_name() {
         let stat = "1234 (my (odd) proc) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 4 0 100 1000 200";
         assert_eq!(parse_stat_ticks(stat).unwrap(), 325);
+    }
+
+    #[test]
+    fn stat_fields_for_process_trees() {
+        let stat = "1234 (postgres) S 77 1234 1234 0 -1 4194560 100 0 0 0 250 75 30 12 20 0 4 0 100 1000 200";
+        let f = parse_stat(stat).unwrap();
+        assert_eq!(f, StatFields { ppid: 77, utime: 250, stime: 75, reaped_children: 42 });
+        assert!(parse_stat("1 (x) S 1 2").is_err());
+    }
+
+    #[test]
+    fn own_tree_includes_a_child() {
+        // This test process has at least itself; a sleeping child adds nothing but must not fail.
+        let me = std::process::id();
+        let mut child = std::process::Command::new("sleep").arg("1").spawn().unwrap();
+        let own = cpu_ticks("self").unwrap();
+        assert!(tree_cpu_ticks(me).unwrap() >= own);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(tree_cpu_ticks(u32::MAX).is_err());
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub struct Row {
     pub server_rss_mb: Option<f64>,
     pub server_hwm_mb: Option<f64>,
     pub driver_cpu_pct: Option<f64>,
+    /// CPU of the database server's processes (`--db-pid`) over the cell's wall time.
+    pub db_cpu_pct: Option<f64>,
+    /// Completed operations per CPU-second of the server and the database together.
+    pub ok_per_server_db_cpu_s: Option<f64>,
     pub other_cpu_pct: Option<f64>,
     pub error_kinds: BTreeMap<String, u64>,
     pub notes: BTreeMap<String, u64>,
@@ -62,6 +66,12 @@ impl Row {
             server_rss_mb: usage.server_rss_kb.map(|k| k as f64 / 1024.0),
             server_hwm_mb: usage.server_hwm_kb.map(|k| k as f64 / 1024.0),
             driver_cpu_pct: usage.driver_cpu_seconds.map(|c| c / secs * 100.0),
+            db_cpu_pct: usage.db_cpu_seconds.map(|c| c / secs * 100.0),
+            ok_per_server_db_cpu_s: server_cpu
+                .zip(usage.db_cpu_seconds)
+                .map(|(s, d)| s + d)
+                .filter(|c| *c > 0.0)
+                .map(|c| ok as f64 / c),
             other_cpu_pct: usage.other_cpu_seconds.map(|c| c / secs * 100.0),
             error_kinds: tally.error_kinds.clone(),
             notes: tally.notes.clone(),
@@ -84,12 +94,15 @@ const HEADER: [&str; 12] = [
     "other CPU %",
 ];
 
+/// Shown after "ok/server CPU-s" when some row measured the database (`--db-pid`).
+const DB_HEADER: [&str; 2] = ["db CPU %", "ok/(server+db) CPU-s"];
+
 fn opt(v: Option<f64>, decimals: usize) -> String {
     v.map_or_else(|| "-".to_owned(), |x| format!("{x:.decimals$}"))
 }
 
-fn cells(r: &Row) -> [String; 12] {
-    [
+fn cells(r: &Row, with_db: bool) -> Vec<String> {
+    let mut v = vec![
         r.workload.clone(),
         r.concurrency.to_string(),
         format!("{:.1}", r.ok_per_sec),
@@ -98,17 +111,32 @@ fn cells(r: &Row) -> [String; 12] {
         r.errors.to_string(),
         opt(r.server_cpu_pct, 0),
         opt(r.ok_per_server_cpu_s, 0),
-        opt(r.server_rss_mb, 1),
-        opt(r.server_hwm_mb, 1),
-        opt(r.driver_cpu_pct, 0),
-        opt(r.other_cpu_pct, 0),
-    ]
+    ];
+    if with_db {
+        v.push(opt(r.db_cpu_pct, 0));
+        v.push(opt(r.ok_per_server_db_cpu_s, 0));
+    }
+    v.extend([opt(r.server_rss_mb, 1), opt(r.server_hwm_mb, 1), opt(r.driver_cpu_pct, 0), opt(r.other_cpu_pct, 0)]);
+    v
+}
+
+fn header(with_db: bool) -> Vec<String> {
+    let mut h: Vec<String> = HEADER.iter().map(|h| (*h).to_owned()).collect();
+    if with_db {
+        let at = 8; // after "ok/server CPU-s"
+        for (i, d) in DB_HEADER.iter().enumerate() {
+            h.insert(at + i, (*d).to_owned());
+        }
+    }
+    h
 }
 
 /// The table as aligned plain text (Markdown-compatible pipes).
 pub fn table(rows: &[Row]) -> String {
-    let body: Vec<[String; 12]> = rows.iter().map(cells).collect();
-    let mut widths: Vec<usize> = HEADER.iter().map(|h| h.len()).collect();
+    let with_db = rows.iter().any(|r| r.db_cpu_pct.is_some());
+    let body: Vec<Vec<String>> = rows.iter().map(|r| cells(r, with_db)).collect();
+    let head = header(with_db);
+    let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for r in &body {
         for (w, c) in widths.iter_mut().zip(r.iter()) {
             *w = (*w).max(c.chars().count());
@@ -123,7 +151,6 @@ pub fn table(rows: &[Row]) -> String {
             .collect();
         format!("| {} |", parts.join(" | "))
     };
-    let head: Vec<String> = HEADER.iter().map(|h| (*h).to_owned()).collect();
     let mut out = line(&head);
     out.push('\n');
     let sep: Vec<String> = widths
@@ -141,11 +168,14 @@ pub fn table(rows: &[Row]) -> String {
 
 /// One row for the progress output, with the most frequent error messages.
 pub fn progress(r: &Row) -> String {
-    let c = cells(r);
+    let c = cells(r, false);
     let mut s = format!(
         "{} c={}: {} ok/s, p50 {} ms, p99 {} ms, {} ok, {} errors, server CPU {}%, {} ok/server CPU-s, RSS {} MB, driver CPU {}%",
         c[0], c[1], c[2], c[3], c[4], r.ok, c[5], c[6], c[7], c[8], c[10]
     );
+    if let Some(db) = r.db_cpu_pct {
+        s.push_str(&format!(", db CPU {db:.0}%, {} ok/(server+db) CPU-s", opt(r.ok_per_server_db_cpu_s, 0)));
+    }
     let mut kinds: Vec<(&String, &u64)> = r.error_kinds.iter().collect();
     kinds.sort_by(|a, b| b.1.cmp(a.1));
     for (k, n) in kinds.into_iter().take(3) {
@@ -209,6 +239,7 @@ mod tests {
             server_rss_kb: Some(2048),
             server_hwm_kb: Some(4096),
             driver_cpu_seconds: Some(0.25),
+            db_cpu_seconds: None,
             other_cpu_seconds: Some(0.0),
         };
         let r = Row::new("W3 cc", "http://i", "c", 16, &t, &usage);
@@ -216,5 +247,27 @@ mod tests {
         assert_eq!(r.ok_per_server_cpu_s, Some(200.0));
         assert_eq!(r.server_rss_mb, Some(2.0));
         assert_eq!(r.driver_cpu_pct, Some(25.0));
+        assert_eq!(r.ok_per_server_db_cpu_s, None);
+        assert!(!table(&[r]).contains("db CPU"));
+    }
+
+    #[test]
+    fn database_columns_when_measured() {
+        let mut t = Tally::default();
+        for _ in 0..100 {
+            t.record_ok(Duration::from_millis(1));
+        }
+        let usage =
+            Usage { seconds: 1.0, server_cpu_seconds: Some(0.5), db_cpu_seconds: Some(0.5), ..Usage::default() };
+        let r = Row::new("W4 refresh", "http://i", "c", 16, &t, &usage);
+        assert_eq!(r.db_cpu_pct, Some(50.0));
+        assert_eq!(r.ok_per_server_db_cpu_s, Some(100.0));
+        let text = table(std::slice::from_ref(&r));
+        let head: Vec<&str> = text.lines().next().unwrap().split('|').map(str::trim).collect();
+        assert_eq!(head[8..11], ["ok/server CPU-s", "db CPU %", "ok/(server+db) CPU-s"]);
+        let row: Vec<&str> = text.lines().nth(2).unwrap().split('|').map(str::trim).collect();
+        assert_eq!(row[9..11], ["50", "100"]);
+        assert_eq!(row.len(), head.len());
+        assert!(progress(&r).contains("db CPU 50%"));
     }
 }

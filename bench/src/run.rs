@@ -85,11 +85,12 @@ impl Ctx {
             }
         }
         for c in concurrency {
-            let prepared = workloads::prepare(kind, t.clone(), c, self.judge).await;
+            let mut prepared = workloads::prepare(kind, t.clone(), c, self.judge).await;
             if let Some((msg, n)) = &prepared.prep_failures {
                 eprintln!("{label} c={c}: {n} of {c} start-up logins failed: {msg}");
             }
-            let sampler = Sampler::start(self.args.server_pid, self.tps);
+            prepared.max_ops = self.args.max_ops;
+            let sampler = Sampler::start(self.args.server_pid, self.args.db_pid, self.tps);
             let tally = workloads::measure(prepared, self.args.duration).await;
             let usage = sampler.finish();
             let row = Row::new(label, &t.ep.issuer, &t.client.id, c, &tally, &usage);
@@ -103,7 +104,7 @@ impl Ctx {
         let (lc, cc) = (self.args.storm_login_concurrency, self.args.storm_cc_concurrency);
         let login = workloads::prepare(Kind::Login, login_t.clone(), lc, self.judge).await;
         let ccp = workloads::prepare(Kind::ClientCredentials, cc_t.clone(), cc, self.judge).await;
-        let sampler = Sampler::start(self.args.server_pid, self.tps);
+        let sampler = Sampler::start(self.args.server_pid, self.args.db_pid, self.tps);
         let d = self.args.duration;
         let (lt, ct) = tokio::join!(workloads::measure(login, d), workloads::measure(ccp, d));
         let usage = sampler.finish();
@@ -197,6 +198,9 @@ pub async fn main(args: Args) -> Result<()> {
 
     if let Some(pid) = args.server_pid {
         proc_stats::cpu_ticks(&pid.to_string()).with_context(|| format!("--server-pid {pid}: no such process?"))?;
+    }
+    if let Some(pid) = args.db_pid {
+        proc_stats::tree_cpu_ticks(pid).with_context(|| format!("--db-pid {pid}: no such process?"))?;
     }
     let tps = proc_stats::clock_ticks_per_sec();
     eprintln!(
@@ -301,8 +305,12 @@ pub async fn main(args: Args) -> Result<()> {
     // Give the connection pool a moment to close cleanly before the runtime stops.
     tokio::time::sleep(Duration::from_millis(10)).await;
     if args.fail_on_errors {
-        let failed: Vec<String> =
-            ctx.rows.iter().filter(|r| r.errors > 0 || r.ok == 0).map(|r| format!("{} c={}", r.workload, r.concurrency)).collect();
+        let failed: Vec<String> = ctx
+            .rows
+            .iter()
+            .filter(|r| r.errors > 0 || r.ok == 0)
+            .map(|r| format!("{} c={}", r.workload, r.concurrency))
+            .collect();
         if !failed.is_empty() {
             anyhow::bail!("workloads with errors or no successes: {}", failed.join(", "));
         }

@@ -46,6 +46,8 @@ pub struct Prepared {
     judge: Judge,
     /// Logins that failed during preparation (first message, count).
     pub prep_failures: Option<(String, usize)>,
+    /// Start no more than this many operations in the cell (all virtual users together).
+    pub max_ops: Option<usize>,
 }
 
 /// Log every virtual user in when the workload needs tokens (untimed).
@@ -79,20 +81,21 @@ pub async fn prepare(kind: Kind, target: Arc<Target>, concurrency: usize, judge:
             }
         }
     }
-    Prepared { kind, target, tokens, judge, prep_failures }
+    Prepared { kind, target, tokens, judge, prep_failures, max_ops: None }
 }
 
 /// Run the prepared cell for `duration`; returns the merged tally.
 pub async fn measure(p: Prepared, duration: Duration) -> Tally {
     let deadline = Instant::now() + duration;
     let counter = Arc::new(AtomicUsize::new(0));
+    let budget = p.max_ops.map(|n| Arc::new(Budget { left: AtomicUsize::new(n) }));
     let mut set = tokio::task::JoinSet::new();
     for (vu, tok) in p.tokens.iter().cloned().enumerate() {
         let t = p.target.clone();
         let counter = counter.clone();
         let kind = p.kind;
         let judge = p.judge;
-        set.spawn(virtual_user(kind, t, vu, tok, deadline, counter, judge));
+        set.spawn(virtual_user(kind, t, vu, tok, Limits { deadline, budget: budget.clone() }, counter, judge));
     }
     let mut total = Tally::default();
     // Logins that failed before the clock started are failures of the server all the same.
@@ -116,18 +119,43 @@ pub async fn run(kind: Kind, target: Arc<Target>, concurrency: usize, duration: 
     measure(p, duration).await
 }
 
+/// Operations left to start in a cell with `--max-ops`, shared by its virtual users.
+struct Budget {
+    left: AtomicUsize,
+}
+
+impl Budget {
+    /// Takes one operation from the budget; false when none is left.
+    fn take(&self) -> bool {
+        self.left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
+    }
+}
+
+/// When a virtual user stops: at the deadline, or when the cell's budget is spent.
+struct Limits {
+    deadline: Instant,
+    budget: Option<Arc<Budget>>,
+}
+
 async fn virtual_user(
     kind: Kind,
     t: Arc<Target>,
     vu: usize,
     mut tok: Option<Tokens>,
-    deadline: Instant,
+    limits: Limits,
     counter: Arc<AtomicUsize>,
     judge: Judge,
 ) -> Tally {
     let mut tally = Tally::default();
     let mut conn = Conn::new(t.timeout);
-    while Instant::now() < deadline {
+    let mut have_op = false;
+    while Instant::now() < limits.deadline {
+        if !have_op {
+            match &limits.budget {
+                Some(b) if !b.take() => break,
+                _ => have_op = true,
+            }
+        }
         if kind.needs_tokens() && tok.is_none() {
             // Lost or never obtained tokens: log in again (untimed, but a failure counts).
             match flows::login(&t, &mut conn, vu, &t.token_scope).await {
@@ -140,6 +168,7 @@ async fn virtual_user(
             continue;
         }
         let start = Instant::now();
+        have_op = false;
         let res = one_op(kind, &t, &mut conn, &mut tok, &counter, judge, &mut tally).await;
         match res {
             Ok(()) => tally.record_ok(start.elapsed()),

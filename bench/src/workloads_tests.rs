@@ -223,3 +223,17 @@ async fn refresh_uses_the_rotated_token() {
     assert_eq!(tally.errors, 0, "{:?}", tally.error_kinds);
     assert_eq!(tally.notes.get("refresh tokens rotated").copied(), Some(tally.ok()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_ops_stops_the_cell_after_exactly_that_many_operations() {
+    let t = target(serve(fake_idp(false)));
+    let mut p = prepare(Kind::Login, t.clone(), 4, Judge::default()).await;
+    p.max_ops = Some(25);
+    let tally = measure(p, Duration::from_secs(30)).await;
+    assert_eq!((tally.ok(), tally.errors), (25, 0), "{:?}", tally.error_kinds);
+    // W4 logs in before the clock (not counted) and then refreshes exactly max_ops times.
+    let mut p = prepare(Kind::Refresh, t, 3, Judge { expect_rotation: true }).await;
+    p.max_ops = Some(10);
+    let tally = measure(p, Duration::from_secs(30)).await;
+    assert_eq!((tally.ok(), tally.errors), (10, 0), "{:?}", tally.error_kinds);
+}

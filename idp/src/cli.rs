@@ -60,6 +60,13 @@ pub enum RealmCmd {
     Show { name: String },
     /// Create new signing keys; the old ones stay published until removed
     RotateKeys { name: String },
+    /// Publish a new version of the terms of use (UTF-8 text file); every member accepts it
+    /// again at the next login
+    PublishTerms {
+        name: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -94,7 +101,8 @@ pub enum ClientCmd {
 #[derive(Subcommand, Debug)]
 pub enum UserCmd {
     Create(UserCreate),
-    /// Make the member complete an action at the next login: UPDATE_PASSWORD, VERIFY_EMAIL
+    /// Make the member complete an action at the next login: VERIFY_BIRTHDATE,
+    /// TERMS_AND_CONDITIONS, CHOOSE_USER_ID_AND_MFA, UPDATE_PASSWORD, VERIFY_EMAIL
     RequireAction {
         #[arg(long)]
         realm: String,
@@ -242,6 +250,12 @@ fn realm(cmd: RealmCmd, cfg: IdpConfig) -> Result<(), String> {
             for (k, v) in admin::realms::show(&r) {
                 println!("{k}={v}");
             }
+        }
+        RealmCmd::PublishTerms { name, file } => {
+            let body = std::fs::read(&file).map_err(|e| format!("file: {}: {e}", file.display()))?;
+            let body = String::from_utf8(body).map_err(|_| format!("file: {} is not UTF-8 text", file.display()))?;
+            let v = admin::realms::publish_terms(&st, &name, &body).map_err(admin_err)?;
+            println!("realm {name}: terms of use version {v} published; members accept it at their next login");
         }
         RealmCmd::RotateKeys { name } => {
             let r = admin::realms::find(&st, &name).map_err(admin_err)?;

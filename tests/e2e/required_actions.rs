@@ -56,6 +56,20 @@ fn temporary_member(idp: &TestIdp, f: &Fixture, username: &str, password: &str, 
         },
     )
     .expect("member");
+    // These tests are about the password and e-mail steps only.
+    only_actions(idp, f, username, &["UPDATE_PASSWORD"]);
+}
+
+fn only_actions(idp: &TestIdp, f: &Fixture, username: &str, actions: &[&str]) {
+    let list: Vec<String> = actions.iter().map(|a| a.to_string()).collect();
+    idp.state
+        .store
+        .run_sync(|c| {
+            let realm = kenpo_idp::store::realms::find_by_name(c, &f.realm)?.expect("realm");
+            let user = kenpo_idp::store::users::find_by_username(c, &realm.id, username)?.expect("user");
+            kenpo_idp::store::users::set_required_actions(c, &user.id, &list)
+        })
+        .expect("set actions");
 }
 
 dual_backend_test!(temporary_password_must_be_changed_before_the_client_gets_a_code, |db| async move {
@@ -212,4 +226,210 @@ dual_backend_test!(steps_resume_and_cannot_be_skipped, |db| async move {
     // Replaying the old password form from the first browser does not move anything.
     let replay = b.post_form(&action, &[("csrf".into(), String::new()), ("password-new".into(), "X".into())]).await;
     assert!(replay.query_param("code").is_none());
+});
+
+fn publish_terms(idp: &TestIdp, f: &Fixture, body: &str) -> i32 {
+    admin::realms::publish_terms(&idp.state.store, &f.realm, body).expect("terms")
+}
+
+dual_backend_test!(first_login_walks_every_step_in_the_spec_order, |db| async move {
+    let sink = SmtpSink::start().await;
+    let idp = TestIdp::start_with(&db, with_smtp(sink.addr.port()));
+    let f = idp.seed();
+    publish_terms(&idp, &f, "第1条（目的）\n本規約は<テスト>健保組合の加入者ページの利用条件を定めます。");
+    idp.add_member(&f, "takenid01", "Other-Pass-42", Some("other@example.jp"));
+    admin::users::create(
+        &idp.state.store,
+        &idp.state.pages,
+        admin::users::NewUser {
+            realm: f.realm.clone(),
+            username: "tmp-000123".into(),
+            password: Secret::new("Union-Issued-77"),
+            temporary: true,
+            email: Some("first@example.jp".into()),
+            email_verified: true,
+            birthdate: Some("19790822".into()),
+            ..Default::default()
+        },
+    )
+    .expect("member");
+    let b = Browser::new();
+    let page = login(&idp, &f, &b, "tmp-000123", "Union-Issued-77").await;
+    // 1. Birthdate: a wrong one is refused, full-width digits are accepted.
+    assert!(page.body.contains("生年月日の入力"), "{}", page.body);
+    let wrong = submit(&b, &idp, &page, &[("birthdate", "19800101")]).await;
+    assert!(wrong.body.contains("生年月日が正しくありません。"), "{}", wrong.body);
+    let format = submit(&b, &idp, &wrong, &[("birthdate", "1979-08")]).await;
+    assert!(format.body.contains("class=\"alert\""));
+    let terms = submit(&b, &idp, &format, &[("birthdate", "１９７９０８２２")]).await;
+    // 2. Terms of use, shown escaped.
+    assert!(terms.body.contains("利用規約"), "{}", terms.body);
+    assert!(terms.body.contains("&lt;テスト&gt;"), "terms text must be escaped");
+    let choose = submit(&b, &idp, &terms, &[("answer", "agree")]).await;
+    // 3. User ID change and method choice: rules and uniqueness, then a new ID.
+    assert!(choose.body.contains("ユーザIDの変更・認証方法の設定"), "{}", choose.body);
+    assert!(choose.body.contains("生体認証") && choose.body.contains("OTP認証"));
+    let short = submit(&b, &idp, &choose, &[("user_id", "short7x"), ("method", "otp")]).await;
+    assert!(short.body.contains("class=\"alert\""));
+    let taken = submit(&b, &idp, &short, &[("user_id", "TAKENID01"), ("method", "otp")]).await;
+    assert!(taken.body.contains("class=\"alert\""), "{}", taken.body);
+    let no_method = submit(&b, &idp, &taken, &[("user_id", "taro.k-2026"), ("method", "carrier-pigeon")]).await;
+    assert!(no_method.body.contains("認証方式を選択してください。"));
+    let password = submit(&b, &idp, &no_method, &[("user_id", "Taro.K-2026"), ("method", "otp")]).await;
+    // 4. New password.
+    assert!(password.body.contains("パスワードの更新"), "{}", password.body);
+    let email = submit(&b, &idp, &password, &[("password-new", "Own-Choice-Pass-5"), ("password-confirm", "Own-Choice-Pass-5")]).await;
+    // 5. E-mail: the member changes it; the link arrives by SMTP and is clicked on the phone.
+    assert!(email.body.contains("メールアドレスの更新"), "{}", email.body);
+    assert!(email.body.contains("first@example.jp"), "the address on record is shown");
+    let sent = submit(&b, &idp, &email, &[("email", "taro.phone@example.jp"), ("op", "send")]).await;
+    assert!(sent.body.contains("確認メールを送信しました"), "{}", sent.body);
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, vec!["taro.phone@example.jp".to_string()]);
+    let clicked = Browser::new().get(&mails[0].link().expect("link")).await;
+    assert_eq!(clicked.status, 200, "{}", clicked.body);
+    let done = submit(&b, &idp, &sent, &[("op", "continue")]).await;
+    assert_eq!(done.status, 302, "{}", done.body);
+    assert!(done.query_param("code").is_some());
+
+    // Nothing is asked again; the new user ID (typed in capitals) and password work.
+    let again = login(&idp, &f, &Browser::new(), "TARO.K-2026", "Own-Choice-Pass-5").await;
+    assert!(again.query_param("code").is_some(), "{}", again.body);
+    let user = idp.state.store.run_sync(|c| {
+        let realm = kenpo_idp::store::realms::find_by_name(c, &f.realm)?.expect("realm");
+        kenpo_idp::store::users::find_by_username(c, &realm.id, "taro.k-2026")
+    });
+    let user = user.ok().flatten().expect("renamed member");
+    assert_eq!(user.mfa_choice.as_deref(), Some("otp"));
+    assert!(!user.temporary_password);
+    assert_eq!(user.email.as_deref(), Some("taro.phone@example.jp"));
+    assert!(user.email_verified);
+    assert_eq!(user.required_actions().expect("actions"), Vec::<String>::new());
+});
+
+dual_backend_test!(new_terms_version_is_asked_again_and_declining_denies_access, |db| async move {
+    let idp = TestIdp::start(&db);
+    let f = idp.seed();
+    // No terms published: nothing to accept.
+    assert!(login(&idp, &f, &Browser::new(), &f.username, &f.password).await.query_param("code").is_some());
+    publish_terms(&idp, &f, "version 1");
+    let first = login(&idp, &f, &Browser::new(), &f.username, &f.password).await;
+    assert!(first.body.contains("version 1"));
+    let ok = submit(&Browser::new(), &idp, &first, &[("answer", "agree")]).await;
+    // (that POST came from another browser without the flow cookie: refused, nothing accepted)
+    assert!(ok.query_param("code").is_none());
+    let b = Browser::new();
+    let page = login(&idp, &f, &b, &f.username, &f.password).await;
+    let accepted = submit(&b, &idp, &page, &[("answer", "agree")]).await;
+    assert!(accepted.query_param("code").is_some(), "{}", accepted.body);
+    // Accepted once: not asked again.
+    assert!(login(&idp, &f, &Browser::new(), &f.username, &f.password).await.query_param("code").is_some());
+
+    // Version 2: the acceptance of version 1 does not count.
+    publish_terms(&idp, &f, "version 2");
+    let b = Browser::new();
+    let page = login(&idp, &f, &b, &f.username, &f.password).await;
+    assert!(page.body.contains("version 2"), "{}", page.body);
+    // A form showing version 1 (published before) is not an acceptance of version 2.
+    let stale = submit(&b, &idp, &page, &[("answer", "agree"), ("terms_version", "1")]).await;
+    assert!(stale.query_param("code").is_none());
+    assert!(stale.body.contains("利用規約が更新されました"), "{}", stale.body);
+    let declined = submit(&b, &idp, &stale, &[("answer", "decline")]).await;
+    assert_eq!(declined.status, 302, "{}", declined.body);
+    assert_eq!(declined.query_param("error").as_deref(), Some("access_denied"));
+    assert_eq!(declined.query_param("state").as_deref(), Some("st"));
+    assert!(declined.query_param("code").is_none());
+    // Declining created no session: prompt=none still needs a login.
+    let silent = b.get(&format!("{}&prompt=none", authorize_url(&idp, &f))).await;
+    assert_eq!(silent.query_param("error").as_deref(), Some("login_required"));
+});
+
+dual_backend_test!(wrong_birthdates_count_toward_the_lockout, |db| async move {
+    let idp = TestIdp::start(&db);
+    let f = idp.seed();
+    admin::realms::set(&idp.state.store, &f.realm, &["brute_force.max_failures=3".to_string()]).expect("set");
+    only_actions(&idp, &f, &f.username, &["VERIFY_BIRTHDATE"]);
+    let b = Browser::new();
+    let mut page = login(&idp, &f, &b, &f.username, &f.password).await;
+    for _ in 0..2 {
+        page = submit(&b, &idp, &page, &[("birthdate", "20000101")]).await;
+        assert!(page.body.contains("生年月日が正しくありません。"), "{}", page.body);
+    }
+    let third = submit(&b, &idp, &page, &[("birthdate", "20000101")]).await;
+    assert!(third.body.contains("アカウントがロックされました"), "{}", third.body);
+    // While locked even the right birthdate is not checked, and the password login is locked too.
+    let right = submit(&b, &idp, &third, &[("birthdate", "19790822")]).await;
+    assert!(right.query_param("code").is_none());
+    assert!(right.body.contains("アカウントがロックされました"));
+    let relogin = login(&idp, &f, &Browser::new(), &f.username, &f.password).await;
+    assert!(relogin.body.contains("アカウントがロックされました"), "{}", relogin.body);
+});
+
+dual_backend_test!(verification_link_expired_or_of_another_member_is_refused, |db| async move {
+    let sink = SmtpSink::start().await;
+    let idp = TestIdp::start_with(&db, with_smtp(sink.addr.port()));
+    let f = idp.seed();
+    idp.add_member(&f, "member02x", "Second-Pass-42", Some("second@example.jp"));
+    only_actions(&idp, &f, &f.username, &["VERIFY_EMAIL"]);
+    only_actions(&idp, &f, "member02x", &["VERIFY_EMAIL"]);
+    let a = Browser::new();
+    let page_a = login(&idp, &f, &a, &f.username, &f.password).await;
+    let sent_a = submit(&a, &idp, &page_a, &[("email", "a.new@example.jp"), ("op", "send")]).await;
+    assert!(sent_a.body.contains("確認メールを送信しました"));
+    let link_a = sink.wait_for(1).await[0].link().expect("link");
+    // Member B is in the middle of the same step in this browser: A's link is refused here.
+    let b = Browser::new();
+    let page_b = login(&idp, &f, &b, "member02x", "Second-Pass-42").await;
+    assert!(page_b.body.contains("メールアドレスの更新"));
+    let foreign = b.get(&link_a).await;
+    assert_eq!(foreign.status, 400, "{}", foreign.body);
+    assert!(foreign.body.contains("この端末でログイン手続き中の方のものではありません"), "{}", foreign.body);
+    // The refusal changed nothing: the link still works where it belongs, once.
+    let own = a.get(&link_a).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+
+    // An expired link is refused and verifies nothing.
+    let sent_b = submit(&b, &idp, &page_b, &[("email", "b.new@example.jp"), ("op", "send")]).await;
+    assert!(sent_b.body.contains("確認メールを送信しました"));
+    let link_b = sink.wait_for(2).await[1].link().expect("link");
+    idp.state.store.run_sync(|c| c.execute_raw("UPDATE email_verifications SET expires_at = '2000-01-01 00:00:00' WHERE used_at IS NULL")).expect("expire");
+    let expired = Browser::new().get(&link_b).await;
+    assert_eq!(expired.status, 400);
+    assert!(expired.body.contains("このリンクは無効です"));
+    let still = submit(&b, &idp, &sent_b, &[("op", "continue")]).await;
+    assert!(still.query_param("code").is_none());
+    assert!(still.body.contains("まだ完了していません"), "{}", still.body);
+    // A garbage key is refused the same way.
+    let garbage = Browser::new().get(&format!("{}/login-actions/verify-email?key=nope", idp.issuer(&f.realm))).await;
+    assert_eq!(garbage.status, 400);
+});
+
+dual_backend_test!(dev_mailbox_shows_mail_without_smtp, |db| async move {
+    let idp = TestIdp::start_with(&db, |c| {
+        c.dev = true;
+        c.mail.dev_mailbox = true;
+    });
+    let f = idp.seed();
+    only_actions(&idp, &f, &f.username, &["VERIFY_EMAIL"]);
+    let b = Browser::new();
+    let page = login(&idp, &f, &b, &f.username, &f.password).await;
+    let sent = submit(&b, &idp, &page, &[("email", "dev.box@example.jp"), ("op", "send")]).await;
+    assert!(sent.body.contains("確認メールを送信しました"));
+    let mut mailbox = String::new();
+    for _ in 0..100 {
+        mailbox = b.get(&format!("{}/dev/mail", idp.base_url)).await.body;
+        if mailbox.contains("dev.box@example.jp") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(mailbox.contains("dev.box@example.jp"), "{mailbox}");
+    assert!(mailbox.contains("/login-actions/verify-email?key="), "the link is shown");
+});
+
+dual_backend_test!(dev_mailbox_is_absent_outside_dev_mode, |db| async move {
+    let idp = TestIdp::start(&db);
+    let r = Browser::new().get(&format!("{}/dev/mail", idp.base_url)).await;
+    assert_eq!(r.status, 404);
 });

@@ -75,3 +75,24 @@ pub fn ensure_all_keys(store: &Store, keys: &KeyRing) -> Result<(), AdminError> 
     })?;
     Ok(())
 }
+
+/// Publishes the next version of the realm's terms of use.
+pub fn publish_terms(store: &Store, name: &str, body: &str) -> Result<i32, AdminError> {
+    let body = body.trim();
+    if body.is_empty() || body.chars().count() > 200_000 || body.contains('\0') {
+        return Err(AdminError::field("file", "1-200,000 characters of text, no NUL"));
+    }
+    let realm = find(store, name)?;
+    Ok(store.run_sync(|c| {
+        write_tx(c, |c| {
+            let v = store::terms::publish(c, &realm.id, body, store::now())?;
+            store::audit::record(c, store::audit::Event {
+                realm_id: Some(&realm.id),
+                kind: "terms_published",
+                detail: serde_json::json!({ "version": v }),
+                ..Default::default()
+            })?;
+            Ok(v)
+        })
+    })?)
+}

@@ -89,9 +89,10 @@ pub fn create(store: &Store, pages: &Pages, new: NewUser) -> Result<UserRow, Adm
         password_changed_at: Some(now),
         temporary_password: new.temporary,
         status: "active".into(),
-        required_actions: if new.temporary { r#"["UPDATE_PASSWORD"]"#.into() } else { "[]".into() },
+        required_actions: first_login_actions(new.temporary),
         created_at: now,
         updated_at: now,
+        mfa_choice: None,
     };
     let outcome = store.run_sync(|c| {
         write_tx(c, |c| {
@@ -150,4 +151,15 @@ pub fn require_action(store: &Store, realm: &str, username: &str, action: &str) 
     })?
     .then_some(())
     .ok_or_else(|| AdminError::NotFound(format!("user {username} in realm {}", realm.name)))
+}
+
+/// A union-issued account (temporary password) walks through SPEC §4 at its first login:
+/// birthdate check (skipped when no birthdate is on record), user-ID change and method choice,
+/// new password, e-mail. Terms of use are due whenever a version is unaccepted.
+fn first_login_actions(temporary: bool) -> String {
+    if temporary {
+        r#"["VERIFY_BIRTHDATE","CHOOSE_USER_ID_AND_MFA","UPDATE_PASSWORD","VERIFY_EMAIL"]"#.into()
+    } else {
+        "[]".into()
+    }
 }

@@ -27,6 +27,8 @@ pub enum ActionOutcome {
     EmailSent(Flow),
     /// "I clicked it" before the link was used.
     NotYetVerified(Flow),
+    /// A message for the page that is not about one field's format (wrong birthdate, locked).
+    Message(&'static str),
 }
 
 async fn member(st: &AppState, flow: &Flow) -> Result<UserRow> {
@@ -36,6 +38,138 @@ async fn member(st: &AppState, flow: &Flow) -> Result<UserRow> {
 
 fn done(flow: &Flow, action: RequiredAction) -> Result<LoginState> {
     Ok(login::step(&flow.state, LoginEvent::ActionDone(action)).map_err(|_| StoreError::Stale)?.0)
+}
+
+/// 「生年月日の入力」: YYYYMMDD (full-width digits normalised) compared with the record. Wrong
+/// tries count toward the same lockout as wrong passwords: this check sits on top of a
+/// union-issued temporary password and must not be guessable either.
+pub async fn verify_birthdate(st: &AppState, realm: &Realm, flow: Flow, input: &str, ip: Option<String>) -> Result<ActionOutcome> {
+    let date = match validate::parse_birthdate(input) {
+        Ok(d) => d.format("%Y-%m-%d").to_string(),
+        Err(e) => return Ok(ActionOutcome::Invalid(vec![e])),
+    };
+    let user = member(st, &flow).await?;
+    let key = validate::username_lookup_key(&user.username);
+    let (rid, k2) = (realm.id.clone(), key.clone());
+    let record = st.store.run(move |c| store::failures::get(c, &rid, &k2)).await?;
+    let bf = realm.settings.brute_force.clone();
+    if crate::security::brute_force::is_locked(record.as_ref(), &bf, store::now()) {
+        return Ok(ActionOutcome::Message("login.notice.locked"));
+    }
+    let (realm_id, uid) = (realm.id.clone(), user.id.clone());
+    if user.birthdate.as_deref() != Some(date.as_str()) {
+        let locked = st
+            .store
+            .run(move |c| {
+                write_tx(c, |c| {
+                    let now = store::now();
+                    let rec = store::failures::get(c, &realm_id, &key)?;
+                    let updated = crate::security::brute_force::after_failure(rec.as_ref(), &bf, now);
+                    store::failures::put(c, &realm_id, &key, &updated)?;
+                    store::audit::record(c, store::audit::Event {
+                        realm_id: Some(&realm_id),
+                        kind: "birthdate_failed",
+                        user_id: Some(&uid),
+                        ip: ip.as_deref(),
+                        detail: serde_json::json!({ "locked": updated.locked_until.is_some() }),
+                        ..Default::default()
+                    })?;
+                    Ok(crate::security::brute_force::is_locked(Some(&updated), &bf, now))
+                })
+            })
+            .await?;
+        return Ok(ActionOutcome::Message(if locked { "login.notice.locked" } else { "action.birthdate.mismatch" }));
+    }
+    let next = done(&flow, RequiredAction::VerifyBirthdate)?;
+    let work: TxWork = Box::new(move |c, _| {
+        store::failures::clear(c, &realm_id, &key)?;
+        store::users::complete_action(c, &uid, RequiredAction::VerifyBirthdate.as_str())
+    });
+    Ok(ActionOutcome::Flow(service::advance(st, realm, flow, next, work, ip).await?))
+}
+
+/// 「利用規約」: 「同意する」 records the acceptance of the current version; 「同意しない」 ends the
+/// login and tells the client `access_denied`.
+pub async fn answer_terms(st: &AppState, realm: &Realm, flow: Flow, agree: bool, version: Option<i32>, ip: Option<String>) -> Result<ActionOutcome> {
+    let user = member(st, &flow).await?;
+    if !agree {
+        let next = login::step(&flow.state, LoginEvent::Declined(RequiredAction::TermsAndConditions)).map_err(|_| StoreError::Stale)?.0;
+        return Ok(ActionOutcome::Flow(service::advance(st, realm, flow, next, Box::new(|_, _| Ok(())), ip).await?));
+    }
+    let rid = realm.id.clone();
+    let current = st.store.run(move |c| store::terms::current(c, &rid)).await?;
+    // The form names the version it showed: a version published meanwhile is shown first.
+    let Some(terms) = current.filter(|t| version == Some(t.version)) else {
+        return Ok(ActionOutcome::Message("action.terms.changed"));
+    };
+    let next = done(&flow, RequiredAction::TermsAndConditions)?;
+    let (uid, realm_id) = (user.id.clone(), realm.id.clone());
+    let work: TxWork = Box::new(move |c, now| {
+        store::terms::accept(c, &uid, terms.version, now)?;
+        store::users::complete_action(c, &uid, RequiredAction::TermsAndConditions.as_str())?;
+        store::audit::record(c, store::audit::Event {
+            realm_id: Some(&realm_id),
+            kind: "terms_accepted",
+            user_id: Some(&uid),
+            detail: serde_json::json!({ "version": terms.version }),
+            ..Default::default()
+        })
+    });
+    Ok(ActionOutcome::Flow(service::advance(st, realm, flow, next, work, ip).await?))
+}
+
+/// 「ユーザIDの変更・認証方法の設定」: an optional new user ID (SPEC §2 rules, unique in the realm)
+/// and the second-factor method, among those the realm enables. Enrolment of the method is
+/// a later step; the choice is recorded.
+pub async fn choose_user_id_and_mfa(st: &AppState, realm: &Realm, flow: Flow, new_user_id: &str, method: &str, ip: Option<String>) -> Result<ActionOutcome> {
+    let user = member(st, &flow).await?;
+    let mut errors = Vec::new();
+    let wanted = if new_user_id.trim().is_empty() {
+        None
+    } else {
+        match validate::normalize_username(new_user_id) {
+            Ok(u) if u == user.username => None,
+            Ok(u) => Some(u),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        }
+    };
+    if !errors.is_empty() {
+        return Ok(ActionOutcome::Invalid(errors));
+    }
+    if !realm.settings.mfa.enabled().contains(&method) {
+        return Ok(ActionOutcome::Message("action.choose.method_required"));
+    }
+    if let Some(u) = wanted.clone() {
+        let rid = realm.id.clone();
+        if st.store.run(move |c| store::users::find_by_username(c, &rid, &u)).await?.is_some() {
+            return Ok(ActionOutcome::Invalid(vec![FieldError::UsernameTaken]));
+        }
+    }
+    let next = done(&flow, RequiredAction::ChooseUserIdAndMfa)?;
+    let (uid, realm_id, method) = (user.id.clone(), realm.id.clone(), method.to_string());
+    let old = user.username.clone();
+    let work: TxWork = Box::new(move |c, _| {
+        if let Some(u) = &wanted {
+            // The unique index decides between two members racing for the same ID.
+            store::users::set_username(c, &uid, u)?;
+        }
+        store::users::set_mfa_choice(c, &uid, &method)?;
+        store::users::complete_action(c, &uid, RequiredAction::ChooseUserIdAndMfa.as_str())?;
+        store::audit::record(c, store::audit::Event {
+            realm_id: Some(&realm_id),
+            kind: "first_login_choices",
+            user_id: Some(&uid),
+            detail: serde_json::json!({ "user_id_changed": wanted.is_some(), "from": old, "mfa": method }),
+            ..Default::default()
+        })
+    });
+    match service::advance(st, realm, flow, next, work, ip).await {
+        Err(crate::error::IdpError::Store(StoreError::Conflict(_))) => Ok(ActionOutcome::Invalid(vec![FieldError::UsernameTaken])),
+        other => Ok(ActionOutcome::Flow(other?)),
+    }
 }
 
 /// 「パスワードの更新」: new password twice, the realm's policy, not the current one; optionally
@@ -128,7 +262,7 @@ pub async fn submit_email(st: &AppState, realm: &Realm, flow: Flow, input: &str,
         .replace("{realm}", &realm.display_name)
         .replace("{link}", &link)
         .replace("{hours}", &(minutes / 60).max(1).to_string());
-    let from = st.config.mail.from.clone();
+    let from = if realm.settings.mail.from.trim().is_empty() { st.config.mail.from.clone() } else { realm.settings.mail.from.trim().to_string() };
     let (realm_id, uid) = (realm.id.clone(), user.id.clone());
     let state = flow.state.clone();
     let work: TxWork = Box::new(move |c, now| {

@@ -27,6 +27,8 @@ pub enum LoginState {
     RequiredActions { user_id: String, amr: Vec<String>, remember_me: bool, pending: Vec<RequiredAction> },
     /// Authenticated: the service creates the SSO session and sends the member to the client.
     Complete { user_id: String, amr: Vec<String>, remember_me: bool },
+    /// The member declined the terms of use: the client gets `access_denied`, no session.
+    Denied { user_id: String },
 }
 
 /// What the credentials page says above the form.
@@ -46,15 +48,30 @@ pub enum Notice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RequiredAction {
+    /// 「生年月日の入力」: an extra check on top of the union-issued temporary password.
+    VerifyBirthdate,
+    /// 「利用規約」: the realm's current terms, accepted again after each new version.
+    TermsAndConditions,
+    /// 「ユーザIDの変更・認証方法の設定」: optional new user ID, and the second-factor method.
+    ChooseUserIdAndMfa,
     UpdatePassword,
     VerifyEmail,
 }
 
 impl RequiredAction {
-    pub const ALL: [RequiredAction; 2] = [RequiredAction::UpdatePassword, RequiredAction::VerifyEmail];
+    pub const ALL: [RequiredAction; 5] = [
+        RequiredAction::VerifyBirthdate,
+        RequiredAction::TermsAndConditions,
+        RequiredAction::ChooseUserIdAndMfa,
+        RequiredAction::UpdatePassword,
+        RequiredAction::VerifyEmail,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            RequiredAction::VerifyBirthdate => "VERIFY_BIRTHDATE",
+            RequiredAction::TermsAndConditions => "TERMS_AND_CONDITIONS",
+            RequiredAction::ChooseUserIdAndMfa => "CHOOSE_USER_ID_AND_MFA",
             RequiredAction::UpdatePassword => "UPDATE_PASSWORD",
             RequiredAction::VerifyEmail => "VERIFY_EMAIL",
         }
@@ -79,6 +96,8 @@ pub enum LoginEvent {
     PasswordRejected,
     Locked,
     ActionDone(RequiredAction),
+    /// The member refused the current action (only the terms of use can be refused).
+    Declined(RequiredAction),
 }
 
 /// Side effects the service carries out in the same transaction as the new state.
@@ -96,6 +115,8 @@ pub enum Page {
     Action(RequiredAction),
     /// No page: redirect to the client.
     ReturnToClient,
+    /// No page: redirect to the client with `error=access_denied`.
+    Denied,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,6 +133,7 @@ impl LoginState {
             LoginState::Credentials { .. } => Page::Credentials,
             LoginState::RequiredActions { pending, .. } => pending.first().map(|a| Page::Action(*a)).unwrap_or(Page::ReturnToClient),
             LoginState::Complete { .. } => Page::ReturnToClient,
+            LoginState::Denied { .. } => Page::Denied,
         }
     }
 
@@ -119,7 +141,9 @@ impl LoginState {
     pub fn user_id(&self) -> Option<&str> {
         match self {
             LoginState::Credentials { .. } => None,
-            LoginState::RequiredActions { user_id, .. } | LoginState::Complete { user_id, .. } => Some(user_id),
+            LoginState::RequiredActions { user_id, .. } | LoginState::Complete { user_id, .. } | LoginState::Denied { user_id } => {
+                Some(user_id)
+            }
         }
     }
 }
@@ -154,6 +178,11 @@ pub fn step(state: &LoginState, event: LoginEvent) -> Result<(LoginState, Vec<Ef
             let effects = if matches!(next, LoginState::Complete { .. }) { vec![Effect::StartSession] } else { vec![] };
             Ok((next, effects))
         }
+        (LoginState::RequiredActions { user_id, pending, .. }, LoginEvent::Declined(RequiredAction::TermsAndConditions))
+            if pending.first() == Some(&RequiredAction::TermsAndConditions) =>
+        {
+            Ok((LoginState::Denied { user_id: user_id.clone() }, vec![]))
+        }
         _ => Err(InvalidTransition),
     }
 }
@@ -171,6 +200,9 @@ mod tests {
             LoginEvent::Locked,
             LoginEvent::ActionDone(UpdatePassword),
             LoginEvent::ActionDone(VerifyEmail),
+            LoginEvent::ActionDone(TermsAndConditions),
+            LoginEvent::Declined(TermsAndConditions),
+            LoginEvent::Declined(UpdatePassword),
         ]
     }
 
@@ -181,7 +213,9 @@ mod tests {
             LoginState::Credentials { notice: Some(Notice::InvalidCredentials) },
             LoginState::RequiredActions { user_id: "u".into(), amr: vec!["pwd".into()], remember_me: false, pending: vec![UpdatePassword, VerifyEmail] },
             LoginState::RequiredActions { user_id: "u".into(), amr: vec!["pwd".into()], remember_me: true, pending: vec![VerifyEmail] },
+            LoginState::RequiredActions { user_id: "u".into(), amr: vec!["pwd".into()], remember_me: false, pending: vec![TermsAndConditions, UpdatePassword] },
             LoginState::Complete { user_id: "u".into(), amr: vec!["pwd".into()], remember_me: false },
+            LoginState::Denied { user_id: "u".into() },
         ]
     }
 
@@ -209,7 +243,15 @@ mod tests {
                     (LoginState::Credentials { .. }, LoginEvent::Locked, Ok((LoginState::Credentials { notice: Some(Notice::Locked) }, fx))) => {
                         assert!(fx.is_empty());
                     }
-                    (LoginState::Credentials { .. }, LoginEvent::ActionDone(_), Err(InvalidTransition)) => {}
+                    (LoginState::Credentials { .. }, LoginEvent::ActionDone(_) | LoginEvent::Declined(_), Err(InvalidTransition)) => {}
+                    (LoginState::RequiredActions { pending, .. }, LoginEvent::Declined(a), Ok((LoginState::Denied { .. }, fx))) => {
+                        assert_eq!(*a, TermsAndConditions, "only the terms can be declined");
+                        assert_eq!(pending.first(), Some(&TermsAndConditions));
+                        assert!(fx.is_empty());
+                    }
+                    (LoginState::RequiredActions { pending, .. }, LoginEvent::Declined(a), Err(InvalidTransition)) => {
+                        assert!(*a != TermsAndConditions || pending.first() != Some(&TermsAndConditions));
+                    }
                     (LoginState::RequiredActions { pending, .. }, LoginEvent::ActionDone(a), Ok((next, fx))) => {
                         assert_eq!(pending.first(), Some(a), "only the first pending action can complete");
                         if pending.len() == 1 {
@@ -224,7 +266,7 @@ mod tests {
                         assert_ne!(pending.first(), Some(a));
                     }
                     (LoginState::RequiredActions { .. }, LoginEvent::PasswordVerified { .. } | LoginEvent::PasswordRejected | LoginEvent::Locked, Err(InvalidTransition)) => {}
-                    (LoginState::Complete { .. }, _, Err(InvalidTransition)) => {}
+                    (LoginState::Complete { .. } | LoginState::Denied { .. }, _, Err(InvalidTransition)) => {}
                     (s, e, r) => unreachable!("unexpected: {s:?} + {e:?} -> {r:?}"),
                 }
             }
@@ -248,6 +290,11 @@ mod tests {
         assert_eq!(RequiredAction::parse("update_password"), Some(UpdatePassword));
         assert_eq!(RequiredAction::parse("VERIFY_EMAIL"), Some(VerifyEmail));
         assert_eq!(RequiredAction::parse("nope"), None);
+        for a in RequiredAction::ALL {
+            assert_eq!(RequiredAction::parse(a.as_str()), Some(a));
+        }
+        // The enum order is SPEC §4's order.
+        assert_eq!(RequiredAction::ordered([VerifyEmail, ChooseUserIdAndMfa, VerifyBirthdate, UpdatePassword, TermsAndConditions]), RequiredAction::ALL.to_vec());
         for s in states() {
             let j = serde_json::to_string(&s).unwrap_or_default();
             assert_eq!(serde_json::from_str::<LoginState>(&j).ok(), Some(s));

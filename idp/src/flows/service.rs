@@ -155,6 +155,15 @@ pub enum SubmitOutcome {
     Done { response: AuthResponse, session: Option<NewSession> },
     /// Someone else advanced or finished this flow meanwhile (double submit, second tab).
     Stale,
+    /// The member refused (the terms of use): the client gets `access_denied`.
+    Denied { response: AuthResponse },
+}
+
+/// How a persisted step ended the flow.
+enum Finished {
+    /// A code for the client; the new session cookie unless an existing session was re-used.
+    Code(Option<(String, bool)>, String),
+    Denied,
 }
 
 /// Work that must commit in the same transaction as the flow's next state.
@@ -171,6 +180,7 @@ pub async fn advance(st: &AppState, realm: &Realm, flow: Flow, next: LoginState,
         _ => None,
     };
     let issuer = st.issuer(realm);
+    let issuer_tx = issuer.clone();
     let realm2 = realm.clone();
     let flow2 = flow.clone();
     let next2 = next.clone();
@@ -180,6 +190,18 @@ pub async fn advance(st: &AppState, realm: &Realm, flow: Flow, next: LoginState,
             write_tx(c, |c| {
                 let now = store::now();
                 work(c, now)?;
+                if let LoginState::Denied { user_id } = &next2 {
+                    store::flows::finish(c, &flow2.id, flow2.version)?;
+                    store::audit::record(c, store::audit::Event {
+                        realm_id: Some(&realm2.id),
+                        kind: "terms_declined",
+                        user_id: Some(user_id),
+                        client_id: Some(&flow2.request.client_id),
+                        ip: ip.as_deref(),
+                        ..Default::default()
+                    })?;
+                    return Ok(Some(Finished::Denied));
+                }
                 let LoginState::Complete { user_id, amr, remember_me } = &next2 else {
                     store::flows::save(c, &flow2.id, flow2.version, &store::to_json(&next2), now)?;
                     return Ok(None);
@@ -201,7 +223,7 @@ pub async fn advance(st: &AppState, realm: &Realm, flow: Flow, next: LoginState,
                     other => {
                         if let (Some(old), Some(keys)) = (other, keys.as_ref()) {
                             // Another member signs in on this browser: the previous member's session ends.
-                            let signer = crate::oidc::tokens::Signer { issuer: &issuer, keys, settings: &realm2.settings.tokens };
+                            let signer = crate::oidc::tokens::Signer { issuer: &issuer_tx, keys, settings: &realm2.settings.tokens };
                             session::end_session(c, &signer, &old, now)?;
                         }
                         let (token, row) = session::new_session(&realm2, user_id, amr, *remember_me, now);
@@ -218,14 +240,19 @@ pub async fn advance(st: &AppState, realm: &Realm, flow: Flow, next: LoginState,
                     ip: ip.as_deref(),
                     detail: serde_json::json!({ "amr": amr, "reauthentication": cookie.is_none() }),
                 })?;
-                Ok(Some((cookie, code)))
+                Ok(Some(Finished::Code(cookie, code)))
             })
         })
         .await;
     match persisted {
         Err(StoreError::Stale) => Ok(SubmitOutcome::Stale),
         Err(e) => Err(e.into()),
-        Ok(Some((cookie, code))) => Ok(SubmitOutcome::Done {
+        Ok(Some(Finished::Denied)) => {
+            let e = OAuthError::new(OAuthCode::AccessDenied, "the member declined the terms of use");
+            let req = &flow.request;
+            Ok(SubmitOutcome::Denied { response: AuthResponse::error(&issuer, &req.redirect_uri, req.response_mode, req.state.as_deref(), &e) })
+        }
+        Ok(Some(Finished::Code(cookie, code))) => Ok(SubmitOutcome::Done {
             response: AuthResponse::success(&st.issuer(realm), &flow.request, code),
             session: cookie.map(|(token, remember)| NewSession { token, max_age: session::cookie_max_age(realm, remember) }),
         }),
@@ -235,13 +262,28 @@ pub async fn advance(st: &AppState, realm: &Realm, flow: Flow, next: LoginState,
 
 /// The actions due for a member at login: the ones recorded on the account, plus a password
 /// change when the password is a temporary one.
-pub fn pending_actions(user: &crate::store::users::UserRow) -> Vec<RequiredAction> {
+pub fn pending_actions(user: &crate::store::users::UserRow, terms_due: bool) -> Vec<RequiredAction> {
     let mut v: Vec<RequiredAction> =
         user.required_actions().unwrap_or_default().iter().filter_map(|a| RequiredAction::parse(a)).collect();
     if user.temporary_password {
         v.push(RequiredAction::UpdatePassword);
     }
+    if terms_due {
+        v.push(RequiredAction::TermsAndConditions);
+    }
+    // A birthdate check needs a birthdate on record to compare with.
+    if user.birthdate.is_none() {
+        v.retain(|a| *a != RequiredAction::VerifyBirthdate);
+    }
     RequiredAction::ordered(v)
+}
+
+/// Whether the realm has terms the member has not accepted in their current version.
+pub fn terms_due(c: &mut AnyConnection, realm_id: &str, user_id: &str) -> Result<bool, StoreError> {
+    match store::terms::current(c, realm_id)? {
+        Some(t) => Ok(!store::terms::accepted(c, user_id, t.version)?),
+        None => Ok(false),
+    }
 }
 
 /// The member submitted user ID and password.
@@ -259,12 +301,16 @@ pub async fn submit_credentials(
     // lowercased, without the format rules, so every wrong ID gets the same answer.
     let key: String = validate::username_lookup_key(username).chars().take(64).collect();
     let (rid, k2) = (realm.id.clone(), key.clone());
-    let (record, user) = st
+    let (record, user, terms) = st
         .store
         .run(move |c| {
             let rec = store::failures::get(c, &rid, &k2)?;
             let user = store::users::find_by_username(c, &rid, &k2)?;
-            Ok((rec, user))
+            let terms = match &user {
+                Some(u) => terms_due(c, &rid, &u.id)?,
+                None => false,
+            };
+            Ok((rec, user, terms))
         })
         .await?;
     let now = store::now();
@@ -279,7 +325,7 @@ pub async fn submit_credentials(
                     if let (true, Some(old)) = (needs_rehash, stored_copy) {
                         rehash_later(st, profile, u.id.clone(), old, password);
                     }
-                    LoginEvent::PasswordVerified { user_id: u.id.clone(), remember_me, pending: pending_actions(u) }
+                    LoginEvent::PasswordVerified { user_id: u.id.clone(), remember_me, pending: pending_actions(u, terms) }
                 }
                 None => LoginEvent::PasswordRejected,
             },

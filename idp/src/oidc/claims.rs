@@ -75,7 +75,7 @@ mod tests {
             birthdate: Some("1979-08-22".into()), insurer_number: Some("06123456".into()),
             card_symbol: Some("12-3".into()), card_number: Some("456".into()), relationship: None,
             password_hash: None, password_changed_at: None, temporary_password: false,
-            status: "active".into(), required_actions: "[]".into(), created_at: t, updated_at: t,
+            status: "active".into(), required_actions: "[]".into(), created_at: t, updated_at: t, mfa_choice: None,
         }
     }
 

@@ -16,6 +16,38 @@ pub struct RealmSettings {
     pub login: LoginSettings,
     pub brute_force: BruteForceSettings,
     pub theme: ThemeSettings,
+    pub mfa: MfaSettings,
+    pub mail: RealmMailSettings,
+}
+
+/// The realm's own sender, e.g. `"〇〇健保組合 <no-reply@kenpo.example.jp>"`; empty uses the
+/// deployment's `mail.from`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RealmMailSettings {
+    pub from: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MfaSettings {
+    /// Second-factor methods members may choose, comma-separated: passkey, otp, email.
+    pub methods: String,
+}
+
+impl Default for MfaSettings {
+    fn default() -> Self {
+        MfaSettings { methods: "passkey,otp,email".into() }
+    }
+}
+
+impl MfaSettings {
+    pub const KNOWN: [&'static str; 3] = ["passkey", "otp", "email"];
+
+    pub fn enabled(&self) -> Vec<&str> {
+        let listed: Vec<&str> = self.methods.split(',').map(str::trim).collect();
+        Self::KNOWN.into_iter().filter(|m| listed.contains(m)).collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,6 +240,13 @@ impl RealmSettings {
         }
         if self.tokens.code_seconds > 600 {
             return Err("tokens.code_seconds must be at most 600".into());
+        }
+        if self.mfa.methods.split(',').map(str::trim).any(|m| !MfaSettings::KNOWN.contains(&m)) || self.mfa.enabled().is_empty() {
+            return Err("mfa.methods must list one or more of passkey, otp, email (comma-separated)".into());
+        }
+        let from = self.mail.from.trim();
+        if !from.is_empty() && (!from.contains('@') || from.chars().any(char::is_control) || from.len() > 320) {
+            return Err("mail.from must be an address like no-reply@example.jp or \"Name <no-reply@example.jp>\"".into());
         }
         let color = &self.theme.primary_color;
         if !(color.len() == 7 && color.starts_with('#') && color[1..].chars().all(|c| c.is_ascii_hexdigit())) {

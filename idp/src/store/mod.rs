@@ -13,6 +13,7 @@ pub mod maintenance;
 pub mod realms;
 pub mod schema;
 pub mod sessions;
+pub mod terms;
 pub mod users;
 pub mod verifications;
 

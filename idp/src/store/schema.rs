@@ -66,6 +66,7 @@ diesel::table! {
         required_actions -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        mfa_choice -> Nullable<Text>,
     }
 }
 
@@ -228,8 +229,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    terms_versions (realm_id, version) {
+        realm_id -> Text,
+        version -> Integer,
+        body -> Text,
+        published_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    terms_acceptances (user_id, version) {
+        user_id -> Text,
+        version -> Integer,
+        accepted_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     realms, signing_keys, clients, users, sso_sessions, session_clients, auth_flows, grants,
     auth_codes, refresh_tokens, revoked_tokens, used_assertions, backchannel_outbox,
     login_failures, audit_events, mail_outbox, email_verifications,
+    terms_versions, terms_acceptances,
 );

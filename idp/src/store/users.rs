@@ -31,6 +31,7 @@ pub struct UserRow {
     pub required_actions: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub mfa_choice: Option<String>,
 }
 
 impl UserRow {
@@ -147,5 +148,19 @@ pub fn require_action(c: &mut AnyConnection, user_id: &str, action: &str) -> Res
             set_required_actions(c, user_id, &actions)?;
         }
     }
+    Ok(())
+}
+
+pub fn set_username(c: &mut AnyConnection, user_id: &str, username: &str) -> Result<(), StoreError> {
+    diesel::update(users::table.find(user_id))
+        .set((users::username.eq(username), users::updated_at.eq(super::now())))
+        .execute(c)?;
+    Ok(())
+}
+
+pub fn set_mfa_choice(c: &mut AnyConnection, user_id: &str, choice: &str) -> Result<(), StoreError> {
+    diesel::update(users::table.find(user_id))
+        .set((users::mfa_choice.eq(choice), users::updated_at.eq(super::now())))
+        .execute(c)?;
     Ok(())
 }

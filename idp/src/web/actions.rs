@@ -50,6 +50,11 @@ struct ActionPage {
     email: String,
     sent: bool,
     notice: Option<String>,
+    username: String,
+    terms_body: String,
+    terms_version: i32,
+    /// (value, label, checked) for each second-factor method the realm enables.
+    methods: Vec<(String, String, bool)>,
 }
 
 fn messages(st: &AppState, locale: Locale, realm: &Realm, errors: &[FieldError]) -> Vec<String> {
@@ -70,18 +75,43 @@ async fn render(st: &AppState, req: &HttpRequest, realm: &Realm, flow: &Flow, er
     let Page::Action(action) = flow.state.page() else {
         return Ok(see_other(&super::login::login_path(realm)));
     };
-    let uid = flow.state.user_id().unwrap_or_default().to_string();
-    let user = st.store.run(move |c| store::users::find(c, &uid)).await?;
-    let sent = !errors.is_empty() || notice.is_some();
+    let (uid, rid) = (flow.state.user_id().unwrap_or_default().to_string(), realm.id.clone());
+    let (user, terms) = st
+        .store
+        .run(move |c| {
+            let user = store::users::find(c, &uid)?;
+            let terms = if action == RequiredAction::TermsAndConditions { store::terms::current(c, &rid)? } else { None };
+            Ok((user, terms))
+        })
+        .await?;
+    let chosen = user.as_ref().and_then(|u| u.mfa_choice.clone());
+    let methods = realm
+        .settings
+        .mfa
+        .enabled()
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let checked = chosen.as_deref().map_or(i == 0, |c| c == *m);
+            (m.to_string(), st.pages.message(locale, &format!("action.choose.methods.{m}")), checked)
+        })
+        .collect();
     let page = ActionPage {
         action: action_path(realm),
         csrf: kenpo_shared::csrf::token(&st.csrf_key, "login", &flow.id),
         errors,
-        email: user.and_then(|u| u.email).unwrap_or_default(),
-        sent: sent && notice.is_some(),
+        email: user.as_ref().and_then(|u| u.email.clone()).unwrap_or_default(),
+        sent: notice == Some("action.verify_email.sent") || notice == Some("action.verify_email.not_yet"),
         notice: notice.map(|k| st.pages.message(locale, k)),
+        username: user.as_ref().map(|u| u.username.clone()).unwrap_or_default(),
+        terms_body: terms.as_ref().map(|t| t.body.clone()).unwrap_or_default(),
+        terms_version: terms.as_ref().map(|t| t.version).unwrap_or(0),
+        methods,
     };
     let template = match action {
+        RequiredAction::VerifyBirthdate => "required_birthdate.html",
+        RequiredAction::TermsAndConditions => "required_terms.html",
+        RequiredAction::ChooseUserIdAndMfa => "required_choose.html",
         RequiredAction::UpdatePassword => "required_update_password.html",
         RequiredAction::VerifyEmail => "required_verify_email.html",
     };
@@ -111,6 +141,14 @@ pub async fn action_post(st: web::Data<AppState>, req: HttpRequest, path: web::P
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let ip = client_ip(&req);
     let outcome = match flow.state.page() {
+        Page::Action(RequiredAction::VerifyBirthdate) => actions::verify_birthdate(&st, &realm, flow.clone(), field("birthdate"), ip).await?,
+        Page::Action(RequiredAction::TermsAndConditions) => {
+            let version = field("terms_version").parse::<i32>().ok();
+            actions::answer_terms(&st, &realm, flow.clone(), field("answer") == "agree", version, ip).await?
+        }
+        Page::Action(RequiredAction::ChooseUserIdAndMfa) => {
+            actions::choose_user_id_and_mfa(&st, &realm, flow.clone(), field("user_id"), field("method"), ip).await?
+        }
         Page::Action(RequiredAction::UpdatePassword) => {
             let sign_out = field("logout-sessions") == "on";
             actions::update_password(&st, &realm, flow.clone(), Secret::new(field("password-new")), Secret::new(field("password-confirm")), sign_out, ip).await?
@@ -130,6 +168,10 @@ pub async fn action_post(st: web::Data<AppState>, req: HttpRequest, path: web::P
         }
         ActionOutcome::EmailSent(f) => render(&st, &req, &realm, &f, vec![], Some("action.verify_email.sent"), StatusCode::OK).await,
         ActionOutcome::NotYetVerified(f) => render(&st, &req, &realm, &f, vec![], Some("action.verify_email.not_yet"), StatusCode::OK).await,
+        ActionOutcome::Message(key) => {
+            let msg = st.pages.message(locale, key);
+            render(&st, &req, &realm, &flow, vec![msg], None, StatusCode::OK).await
+        }
     }
 }
 

@@ -110,7 +110,7 @@ fn render_login(st: &AppState, req: &HttpRequest, realm: &Realm, flow: &Flow, us
     let locale = extract::locale(req, flow.request.ui_locales.as_deref());
     let notice = match &flow.state {
         LoginState::Credentials { notice } => *notice,
-        LoginState::RequiredActions { .. } | LoginState::Complete { .. } => None,
+        LoginState::RequiredActions { .. } | LoginState::Complete { .. } | LoginState::Denied { .. } => None,
     };
     let prefill = if username.is_empty() { flow.request.login_hint.clone().unwrap_or_default() } else { username.to_string() };
     let page = LoginPage {
@@ -155,7 +155,9 @@ pub async fn login_get(st: web::Data<AppState>, req: HttpRequest, path: web::Pat
     match flow.state.page() {
         Page::Credentials => Ok(render_login(&st, &req, &realm, &flow, "", StatusCode::OK)),
         Page::Action(_) => Ok(see_other(&super::actions::action_path(&realm))),
-        Page::ReturnToClient => Ok(st.pages.error(StatusCode::BAD_REQUEST, extract::locale(&req, None), Some(&realm), "error.flow_missing", None)),
+        Page::ReturnToClient | Page::Denied => {
+            Ok(st.pages.error(StatusCode::BAD_REQUEST, extract::locale(&req, None), Some(&realm), "error.flow_missing", None))
+        }
     }
 }
 
@@ -201,6 +203,11 @@ pub(super) fn finish_step(st: &AppState, realm: &Realm, locale: kenpo_shared::i1
             _ => see_other(&login_path(realm)),
         },
         SubmitOutcome::Stale => see_other(&login_path(realm)),
+        SubmitOutcome::Denied { response } => {
+            let mut r = respond(st, realm, locale, &response);
+            let _ = r.add_cookie(&removal_cookie(st, realm, FLOW_COOKIE));
+            r
+        }
         SubmitOutcome::Done { response, session } => {
             let mut r = respond(st, realm, locale, &response);
             if let Some(session) = session {

@@ -18,6 +18,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("logged_out.html", include_str!("../../templates/logged_out.html")),
     ("form_post.html", include_str!("../../templates/form_post.html")),
     ("info.html", include_str!("../../templates/info.html")),
+    ("required_birthdate.html", include_str!("../../templates/required_birthdate.html")),
+    ("required_terms.html", include_str!("../../templates/required_terms.html")),
+    ("required_choose.html", include_str!("../../templates/required_choose.html")),
     ("required_update_password.html", include_str!("../../templates/required_update_password.html")),
     ("required_verify_email.html", include_str!("../../templates/required_verify_email.html")),
 ];

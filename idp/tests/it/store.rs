@@ -180,7 +180,7 @@ both_backends!(
                 realms: (S, S, S, S, T, T),
                 signing_keys: (S, S, S, Vec<u8>, S, S, T),
                 clients: (S, S, S, S, S, O, O, S, S, O, S, S, bool, T),
-                users: (S, S, S, O, bool, O, O, O, O, O, O, O, O, O, O, Option<T>, bool, S, S, T, T),
+                users: (S, S, S, O, bool, O, O, O, O, O, O, O, O, O, O, Option<T>, bool, S, S, T, T, O),
                 sso_sessions: (S, S, S, S, T, S, S, bool, T, T, T),
                 session_clients: (S, S, T),
                 auth_flows: (S, S, S, S, i64, T, T, T),
@@ -194,6 +194,8 @@ both_backends!(
                 audit_events: (S, O, S, O, O, O, S, T),
                 mail_outbox: (S, S, S, S, S, S, S, i32, T, O, T, Option<T>),
                 email_verifications: (S, S, S, S, T, T, Option<T>),
+                terms_versions: (S, i32, S, T),
+                terms_acceptances: (S, i32, T),
             );
             let loaded: BTreeSet<String> = declared.iter().map(|(t, _)| t.to_string()).collect();
             assert_eq!(
@@ -250,7 +252,7 @@ both_backends!(
                 relationship: Option<String> = Some(s("本人")), password_hash: Option<String> = Some(s("$argon2id$v=19$...")),
                 password_changed_at: Option<NaiveDateTime> = Some(t2), temporary_password: bool = false,
                 status: String = s("active"), required_actions: String = s("[]"), created_at: NaiveDateTime = t1,
-                updated_at: NaiveDateTime = t2,
+                updated_at: NaiveDateTime = t2, mfa_choice: Option<String> = Some(s("passkey")),
             });
             round_trip_row!(c, sso_sessions {
                 id: String = s("sess-1"), sid: String = s("sid-1"), realm_id: String = s("r-1"), user_id: String = s("u-1"),
@@ -311,6 +313,11 @@ both_backends!(
                 email: String = s("taro@example.jp"), created_at: NaiveDateTime = t1, expires_at: NaiveDateTime = t2,
                 used_at: Option<NaiveDateTime> = Some(t2),
             });
+            round_trip_row!(c, terms_versions {
+                realm_id: String = s("r-1"), version: i32 = 2, body: String = s("第1条 本規約は…\n<b>escaped</b>"),
+                published_at: NaiveDateTime = t1,
+            });
+            round_trip_row!(c, terms_acceptances { user_id: String = s("u-1"), version: i32 = 2, accepted_at: NaiveDateTime = t2 });
             Ok(())
         })
         .expect("round trips");

@@ -1,0 +1,88 @@
+# Shared by bench/run-scale.sh and bench/run-memory.sh (sourced, not run): binaries, a
+# throw-away PostgreSQL database, the IdP started pinned, its RSS, the postmaster's PID.
+#
+# Reads: IDP_BIN / BENCH_BIN (default: built in release mode into CARGO_TARGET_DIR, default
+# ~/.cache/kenpo-target-release), PG_URL (postgres://postgres@127.0.0.1:5432: the server on
+# which throw-away databases are created), SERVER_CPUS (0), RESULTS_DIR.
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+results="${RESULTS_DIR:-$HOME/.cache/kenpo-perf-results}"
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$results"
+pg_server="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
+pg_server="${pg_server%/}"
+idp_pid=""
+created_db=""
+
+build_bins() {
+  local target="${CARGO_TARGET_DIR:-$HOME/.cache/kenpo-target-release}" build=()
+  [[ -n "${IDP_BIN:-}" ]] || build+=(-p kenpo-idp)
+  [[ -n "${BENCH_BIN:-}" ]] || build+=(-p kenpo-bench)
+  if (( ${#build[@]} )); then
+    CARGO_TARGET_DIR="$target" cargo build --release "${build[@]}" --manifest-path "$repo/Cargo.toml" >&2
+  fi
+  idp="${IDP_BIN:-$target/release/kenpo-idp}"
+  bench="${BENCH_BIN:-$target/release/kenpo-bench}"
+}
+
+# A new, empty database kenpo_<purpose>_<stamp> on PG_URL's server; sets db (its URL).
+create_pg_db() {
+  local name
+  name="kenpo_$1_$(tr '[:upper:]' '[:lower:]' <<< "$stamp")"
+  psql "$pg_server/postgres" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE $name" >&2
+  created_db="$name"
+  db="$pg_server/$name"
+  echo "database $name created" >&2
+}
+
+drop_pg_db() {
+  if [[ -n "$created_db" ]]; then
+    if [[ -n "${KEEP_DB:-}" ]]; then
+      echo "KEEP_DB: database $created_db kept ($pg_server/$created_db)" >&2
+    else
+      psql "$pg_server/postgres" -qc "DROP DATABASE IF EXISTS $created_db WITH (FORCE)" >&2 || true
+      echo "database $created_db dropped" >&2
+    fi
+    created_db=""
+  fi
+}
+
+# psql on the benchmark database: unaligned, tuples only, stop at the first error.
+q() { psql "$db" -v ON_ERROR_STOP=1 -qAtX "$@"; }
+
+# PID of the PostgreSQL postmaster (for kenpo-bench --db-pid), empty when not readable
+# (a server on another machine or in a container).
+postmaster_pid() {
+  local dir pid
+  dir="$(q -c "SHOW data_directory" 2>/dev/null || true)"
+  pid="$(head -n1 "$dir/postmaster.pid" 2>/dev/null || true)"
+  if [[ "$pid" =~ ^[0-9]+$ ]] && [[ -r "/proc/$pid/stat" ]]; then echo "$pid"; fi
+}
+
+# Start `kenpo-idp --db $db ${START:-start-dev}` on 127.0.0.1:$port pinned to SERVER_CPUS;
+# $1 names the log file. Sets idp_pid.
+start_idp() {
+  local log="$results/kenpo-idp-$1-$stamp.log"
+  taskset -c "${SERVER_CPUS:-0}" "$idp" --db "$db" "${START:-start-dev}" --listen "127.0.0.1:$port" > "$log" 2>&1 &
+  idp_pid=$!
+  for _ in $(seq 1 150); do
+    curl -fsS "http://127.0.0.1:$port/realms/bench/.well-known/openid-configuration" >/dev/null 2>&1 && return 0
+    kill -0 "$idp_pid" 2>/dev/null || { echo "kenpo-idp exited; log:" >&2; cat "$log" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "kenpo-idp did not answer within 15 s; log: $log" >&2
+  exit 1
+}
+
+stop_idp() {
+  if [[ -n "$idp_pid" ]] && kill -0 "$idp_pid" 2>/dev/null; then
+    kill "$idp_pid"
+    wait "$idp_pid" 2>/dev/null || true
+  fi
+  idp_pid=""
+}
+
+# VmRSS and VmHWM of the IdP in kB ("RSS HWM").
+idp_mem_kb() {
+  awk '/^VmRSS:/ {r=$2} /^VmHWM:/ {h=$2} END {print r, h}' "/proc/$idp_pid/status"
+}

@@ -1,0 +1,3 @@
+ALTER TABLE users DROP COLUMN mfa_choice;
+DROP TABLE terms_acceptances;
+DROP TABLE terms_versions;
