@@ -433,3 +433,53 @@ dual_backend_test!(dev_mailbox_is_absent_outside_dev_mode, |db| async move {
     let r = Browser::new().get(&format!("{}/dev/mail", idp.base_url)).await;
     assert_eq!(r.status, 404);
 });
+
+// The member drops off after each step (closes the browser) and logs in again: they land on
+// the next unfinished step; nothing done is asked again, nothing skipped counts as done.
+dual_backend_test!(every_first_login_step_resumes_where_the_member_left_off, |db| async move {
+    let sink = SmtpSink::start().await;
+    let idp = TestIdp::start_with(&db, with_smtp(sink.addr.port()));
+    let f = idp.seed();
+    publish_terms(&idp, &f, "規約本文");
+    admin::users::create(
+        &idp.state.store,
+        &idp.state.pages,
+        admin::users::NewUser {
+            realm: f.realm.clone(),
+            username: "resume-all1".into(),
+            password: Secret::new("Union-Issued-88"),
+            temporary: true,
+            email: Some("resume-all@example.jp".into()),
+            email_verified: true,
+            birthdate: Some("19790822".into()),
+            ..Default::default()
+        },
+    )
+    .expect("member");
+    let mut password = "Union-Issued-88".to_string();
+    let steps: [(&str, Vec<(&str, &str)>); 5] = [
+        ("生年月日の入力", vec![("birthdate", "19790822")]),
+        ("利用規約", vec![("answer", "agree")]),
+        ("ユーザIDの変更・認証方法の設定", vec![("user_id", ""), ("method", "passkey")]),
+        ("パスワードの更新", vec![("password-new", "Changed-Pass-66"), ("password-confirm", "Changed-Pass-66")]),
+        ("メールアドレスの更新", vec![("email", "resume-all@example.jp"), ("op", "send")]),
+    ];
+    for (i, (title, fields)) in steps.iter().enumerate() {
+        let b = Browser::new();
+        let page = login(&idp, &f, &b, "resume-all1", &password).await;
+        assert!(page.body.contains(title), "step {i}: expected {title}:\n{}", page.body);
+        for (earlier, _) in &steps[..i] {
+            assert!(!page.body.contains(&format!("<h1>{earlier}</h1>")), "step {i}: {earlier} asked again");
+        }
+        let after = submit(&b, &idp, &page, fields).await;
+        if title == &"パスワードの更新" {
+            password = "Changed-Pass-66".into();
+        }
+        if i == steps.len() - 1 {
+            assert!(after.query_param("code").is_some(), "{}", after.body);
+        } else {
+            assert!(after.query_param("code").is_none(), "step {i} must not yield a code");
+        }
+    }
+    assert!(login(&idp, &f, &Browser::new(), "resume-all1", &password).await.query_param("code").is_some());
+});
