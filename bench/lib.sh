@@ -47,6 +47,9 @@ drop_pg_db() {
   fi
 }
 
+# The database name in $db (for kenpo-bench --db-name).
+db_name() { local n="${db##*/}"; echo "${n%%\?*}"; }
+
 # psql on the benchmark database: unaligned, tuples only, stop at the first error.
 q() { psql "$db" -v ON_ERROR_STOP=1 -qAtX "$@"; }
 

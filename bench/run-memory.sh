@@ -59,7 +59,7 @@ issuer_min="http://127.0.0.1:$port/realms/bench-min"
 db_opt=()
 if [[ $kind == postgres ]]; then
   db_pid="$(postmaster_pid)"
-  [[ -z "$db_pid" ]] || db_opt=(--db-pid "$db_pid")
+  [[ -z "$db_pid" ]] || db_opt=(--db-pid "$db_pid" --db-name "$(db_name)")
 fi
 
 # Every table: "name rows bytes", one a line, sorted by name.

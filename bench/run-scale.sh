@@ -67,7 +67,7 @@ client_pk="$(q -c "SELECT id FROM clients WHERE realm_id = '$realm_id' AND clien
 [[ -n "$realm_id" && -n "$client_pk" ]] || { echo "setup did not create realm bench / bench-client" >&2; exit 1; }
 db_pid="$(postmaster_pid)"
 db_opt=()
-if [[ -n "$db_pid" ]]; then db_opt=(--db-pid "$db_pid"); else echo "postmaster PID not readable: no db CPU column" >&2; fi
+if [[ -n "$db_pid" ]]; then db_opt=(--db-pid "$db_pid" --db-name "$(db_name)"); else echo "postmaster PID not readable: no db CPU column" >&2; fi
 
 # Members s<n> for n in [from, to] (7 digits), in realm bench, all with bench00001's row as
 # the template (same password hash), a unique e-mail and plausible profile fields.

@@ -122,6 +122,10 @@ pub struct Args {
     /// operations per CPU-second of server and database together.
     #[arg(long)]
     pub db_pid: Option<u32>,
+    /// With --db-pid: count only the backends of this database (and the server's own
+    /// processes), so that other databases on the same server do not count.
+    #[arg(long, requires = "db_pid")]
+    pub db_name: Option<String>,
     /// Stop each measured cell once this many operations have started (the cell still ends at
     /// --duration if that comes first); e.g. exactly 10,000 logins for the memory script.
     #[arg(long)]

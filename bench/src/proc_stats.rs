@@ -61,12 +61,20 @@ fn parse_stat(stat: &str) -> Result<StatFields> {
 /// CPU ticks of a process tree one level deep: the process, its live children, and the
 /// children it has already reaped. For a PostgreSQL postmaster this is the whole database
 /// server (backends, WAL writer, checkpointer, autovacuum), whichever CPU they ran on.
-/// Backends that exit between two samples are counted through the postmaster's `cutime`.
-pub fn tree_cpu_ticks(pid: u32) -> Result<u64> {
+///
+/// With `db_name`, client backends of other databases are left out (their command line, as
+/// PostgreSQL sets it, names the database and the client address), and so are the reaped
+/// children, which cannot be told apart: the pooled connections of the server under test live
+/// as long as the cell. Without it, backends that exit between two samples are counted
+/// through the postmaster's `cutime`.
+pub fn tree_cpu_ticks(pid: u32, db_name: Option<&str>) -> Result<u64> {
     let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("reading /proc/{pid}/stat"))
         .and_then(|s| parse_stat(&s))?;
-    let mut total = parent.utime + parent.stime + parent.reaped_children;
+    let mut total = parent.utime + parent.stime;
+    if db_name.is_none() {
+        total += parent.reaped_children;
+    }
     for entry in std::fs::read_dir("/proc").context("reading /proc")?.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else {
@@ -76,13 +84,28 @@ pub fn tree_cpu_ticks(pid: u32) -> Result<u64> {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{name}/stat")) else {
             continue;
         };
-        if let Ok(f) = parse_stat(&stat)
-            && f.ppid == pid
-        {
-            total += f.utime + f.stime;
+        let Ok(f) = parse_stat(&stat) else { continue };
+        if f.ppid != pid {
+            continue;
         }
+        if let Some(db) = db_name {
+            let cmdline = std::fs::read(format!("/proc/{name}/cmdline")).unwrap_or_default();
+            if !counts_for_database(&String::from_utf8_lossy(&cmdline), db) {
+                continue;
+            }
+        }
+        total += f.utime + f.stime;
     }
     Ok(total)
+}
+
+/// Whether a PostgreSQL child process belongs to database `db`: a client backend
+/// (`postgres: [cluster: ]USER DB HOST(PORT) STATE`, or `[local]`) only when it names `db`;
+/// every other process (checkpointer, WAL writer, autovacuum, ...) serves all databases.
+fn counts_for_database(cmdline: &str, db: &str) -> bool {
+    let words: Vec<&str> = cmdline.split(|c: char| c == '\0' || c.is_whitespace()).filter(|w| !w.is_empty()).collect();
+    let client = words.iter().any(|w| *w == "[local]" || (w.contains('(') && w.ends_with(')')));
+    !client || words.contains(&db)
 }
 
 /// VmRSS and VmHWM of a process in kB.
@@ -115,6 +138,7 @@ pub fn machine_busy_ticks() -> Option<u64> {
 pub struct Sampler {
     server_pid: Option<String>,
     db_pid: Option<u32>,
+    db_name: Option<String>,
     ticks_per_sec: f64,
     started: Instant,
     server_ticks: Option<u64>,
@@ -138,13 +162,14 @@ pub struct Usage {
 }
 
 impl Sampler {
-    pub fn start(server_pid: Option<u32>, db_pid: Option<u32>, ticks_per_sec: f64) -> Self {
+    pub fn start(server_pid: Option<u32>, db_pid: Option<u32>, db_name: Option<String>, ticks_per_sec: f64) -> Self {
         let server_pid = server_pid.map(|p| p.to_string());
         let server_ticks = server_pid.as_deref().and_then(|p| cpu_ticks(p).ok());
-        let db_ticks = db_pid.and_then(|p| tree_cpu_ticks(p).ok());
+        let db_ticks = db_pid.and_then(|p| tree_cpu_ticks(p, db_name.as_deref()).ok());
         Sampler {
             server_pid,
             db_pid,
+            db_name,
             ticks_per_sec,
             started: Instant::now(),
             server_ticks,
@@ -163,7 +188,8 @@ impl Sampler {
         let server_after = self.server_pid.as_deref().and_then(|p| cpu_ticks(p).ok());
         let server_cpu_seconds = delta(self.server_ticks, server_after);
         let driver_cpu_seconds = delta(self.self_ticks, cpu_ticks("self").ok());
-        let db_cpu_seconds = delta(self.db_ticks, self.db_pid.and_then(|p| tree_cpu_ticks(p).ok()));
+        let db_after = self.db_pid.and_then(|p| tree_cpu_ticks(p, self.db_name.as_deref()).ok());
+        let db_cpu_seconds = delta(self.db_ticks, db_after);
         let busy = delta(self.busy_ticks, machine_busy_ticks());
         let other_cpu_seconds = busy.map(|b| {
             (b - server_cpu_seconds.unwrap_or(0.0) - driver_cpu_seconds.unwrap_or(0.0) - db_cpu_seconds.unwrap_or(0.0))
@@ -207,10 +233,23 @@ mod tests {
         let me = std::process::id();
         let mut child = std::process::Command::new("sleep").arg("1").spawn().unwrap();
         let own = cpu_ticks("self").unwrap();
-        assert!(tree_cpu_ticks(me).unwrap() >= own);
+        assert!(tree_cpu_ticks(me, None).unwrap() >= own);
+        assert!(tree_cpu_ticks(me, Some("kenpo")).unwrap() >= own);
         let _ = child.kill();
         let _ = child.wait();
-        assert!(tree_cpu_ticks(u32::MAX).is_err());
+        assert!(tree_cpu_ticks(u32::MAX, None).is_err());
+    }
+
+    #[test]
+    fn backends_of_other_databases_do_not_count() {
+        let db = "kenpo_scale_x";
+        assert!(counts_for_database("postgres: 15/main: postgres kenpo_scale_x 127.0.0.1(41234) idle", db));
+        assert!(counts_for_database("postgres: app kenpo_scale_x [local] SELECT", db));
+        assert!(!counts_for_database("postgres: 15/main: postgres other_db 127.0.0.1(41236) idle", db));
+        assert!(!counts_for_database("postgres: app other_db [local] idle", db));
+        assert!(counts_for_database("postgres: 15/main: checkpointer", db));
+        assert!(counts_for_database("postgres: 15/main: walwriter", db));
+        assert!(counts_for_database("postgres: autovacuum worker", db));
     }
 
     #[test]

@@ -90,7 +90,7 @@ impl Ctx {
                 eprintln!("{label} c={c}: {n} of {c} start-up logins failed: {msg}");
             }
             prepared.max_ops = self.args.max_ops;
-            let sampler = Sampler::start(self.args.server_pid, self.args.db_pid, self.tps);
+            let sampler = Sampler::start(self.args.server_pid, self.args.db_pid, self.args.db_name.clone(), self.tps);
             let tally = workloads::measure(prepared, self.args.duration).await;
             let usage = sampler.finish();
             let row = Row::new(label, &t.ep.issuer, &t.client.id, c, &tally, &usage);
@@ -104,7 +104,7 @@ impl Ctx {
         let (lc, cc) = (self.args.storm_login_concurrency, self.args.storm_cc_concurrency);
         let login = workloads::prepare(Kind::Login, login_t.clone(), lc, self.judge).await;
         let ccp = workloads::prepare(Kind::ClientCredentials, cc_t.clone(), cc, self.judge).await;
-        let sampler = Sampler::start(self.args.server_pid, self.args.db_pid, self.tps);
+        let sampler = Sampler::start(self.args.server_pid, self.args.db_pid, self.args.db_name.clone(), self.tps);
         let d = self.args.duration;
         let (lt, ct) = tokio::join!(workloads::measure(login, d), workloads::measure(ccp, d));
         let usage = sampler.finish();
@@ -200,7 +200,8 @@ pub async fn main(args: Args) -> Result<()> {
         proc_stats::cpu_ticks(&pid.to_string()).with_context(|| format!("--server-pid {pid}: no such process?"))?;
     }
     if let Some(pid) = args.db_pid {
-        proc_stats::tree_cpu_ticks(pid).with_context(|| format!("--db-pid {pid}: no such process?"))?;
+        proc_stats::tree_cpu_ticks(pid, args.db_name.as_deref())
+            .with_context(|| format!("--db-pid {pid}: no such process?"))?;
     }
     let tps = proc_stats::clock_ticks_per_sec();
     eprintln!(

@@ -13,7 +13,7 @@ use crate::store;
 
 /// Opens the store, loads the master key and builds the shared state.
 pub fn build_state(config: IdpConfig) -> Result<AppState, String> {
-    let store = store::open(&config.database.url).map_err(|e| format!("database: {e}"))?;
+    let store = store::open_with(&config.database.url, config.database.max_connections).map_err(|e| format!("database: {e}"))?;
     let master_key = master_key(&config)?;
     let hasher = Hasher::with_available_parallelism().map_err(|e| e.to_string())?;
     let st = AppState::new(store, config, &master_key, hasher)?;

@@ -28,8 +28,17 @@ pub const MIGRATIONS: Migrations = Migrations { postgres: || POSTGRES, sqlite: |
 
 /// Opens the IdP database and applies pending migrations.
 pub fn open(url: &str) -> Result<Store, StoreError> {
+    open_with(url, 0)
+}
+
+/// As `open`, with a pool size (0 = the default for the backend and the machine).
+pub fn open_with(url: &str, max_connections: u32) -> Result<Store, StoreError> {
     let url = DbUrl::parse(url)?;
-    Store::open(&url, PoolOptions::for_url(&url), &MIGRATIONS)
+    let mut opts = PoolOptions::for_url(&url);
+    if max_connections > 0 {
+        opts.max_connections = max_connections;
+    }
+    Store::open(&url, opts, &MIGRATIONS)
 }
 
 /// The current instant in UTC, truncated to microseconds so that it survives a round trip
