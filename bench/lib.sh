@@ -14,6 +14,7 @@ pg_server="${pg_server%/}"
 idp_pid=""
 created_db=""
 
+# Build (unless IDP_BIN / BENCH_BIN are given) and copy both binaries into folder $1.
 build_bins() {
   local target="${CARGO_TARGET_DIR:-$HOME/.cache/kenpo-target-release}" build=()
   [[ -n "${IDP_BIN:-}" ]] || build+=(-p kenpo-idp)
@@ -23,6 +24,12 @@ build_bins() {
   fi
   idp="${IDP_BIN:-$target/release/kenpo-idp}"
   bench="${BENCH_BIN:-$target/release/kenpo-bench}"
+  # Private copies in $1: a rebuild in the shared target folder during the run must not swap
+  # the binary between the phases that are compared.
+  cp "$idp" "$1/kenpo-idp"
+  cp "$bench" "$1/kenpo-bench"
+  idp="$1/kenpo-idp"
+  bench="$1/kenpo-bench"
 }
 
 # A new, empty database kenpo_<purpose>_<stamp> on PG_URL's server; sets db (its URL).

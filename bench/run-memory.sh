@@ -35,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-build_bins
+build_bins "$tmp"
 if [[ -n "${DB:-}" ]]; then
   db="$DB"
 elif [[ "${BACKEND:-sqlite}" == postgres ]]; then

@@ -57,7 +57,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-build_bins
+build_bins "$tmp"
 create_pg_db scale
 "$idp" --db "$db" migrate >&2
 "$bench" --issuer "$issuer" --issuer-min "$issuer_min" --users "$setup_users" --password "$password" \

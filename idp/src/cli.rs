@@ -268,14 +268,36 @@ fn realm(cmd: RealmCmd, cfg: IdpConfig) -> Result<(), String> {
 
 fn client(cmd: ClientCmd, cfg: IdpConfig) -> Result<(), String> {
     let (st, _, _) = admin_ctx(&cfg)?;
-    let ClientCmd::Create { realm, client_id, redirect_uris, secret, public, jwks, post_logout_redirect_uris, backchannel_logout_uri, signing_alg, secret_post } = cmd;
+    let ClientCmd::Create {
+        realm,
+        client_id,
+        redirect_uris,
+        secret,
+        public,
+        jwks,
+        post_logout_redirect_uris,
+        backchannel_logout_uri,
+        signing_alg,
+        secret_post,
+    } = cmd;
     let jwks = match jwks {
         Some(p) => Some(std::fs::read_to_string(&p).map_err(|e| format!("jwks: {}: {e}", p.display()))?),
         None => None,
     };
     let c = admin::clients::create(
         &st,
-        NewClient { realm, client_id, redirect_uris, secret, public, jwks, post_logout_redirect_uris, backchannel_logout_uri, signing_alg, secret_post },
+        NewClient {
+            realm,
+            client_id,
+            redirect_uris,
+            secret,
+            public,
+            jwks,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
+            signing_alg,
+            secret_post,
+        },
     )
     .map_err(admin_err)?;
     println!("client {} created ({})", c.client_id, c.auth_method.as_str());

@@ -71,7 +71,8 @@ impl Default for IdpConfig {
 
 impl IdpConfig {
     pub fn load(file: Option<&std::path::Path>) -> Result<Self, String> {
-        const KNOWN: &[&str] = &["database", "listen", "public_url", "secrets", "dev", "workers", "log_json", "access_log", "mail"];
+        const KNOWN: &[&str] =
+            &["database", "listen", "public_url", "secrets", "dev", "workers", "log_json", "access_log", "mail"];
         kenpo_shared::config::load(IdpConfig::default(), file, "KENPO_", KNOWN)
     }
 

@@ -48,7 +48,10 @@ impl ResponseError for IdpError {
                 "ただいま混み合っています。しばらくしてから再度お試しください。",
                 "The service is busy. Please try again shortly.",
             ),
-            _ => ("エラーが発生しました。しばらくしてから再度お試しください。", "Something went wrong. Please try again later."),
+            _ => (
+                "エラーが発生しました。しばらくしてから再度お試しください。",
+                "Something went wrong. Please try again later.",
+            ),
         };
         HttpResponse::build(status)
             .insert_header(("Cache-Control", "no-store"))

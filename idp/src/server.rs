@@ -13,7 +13,8 @@ use crate::store;
 
 /// Opens the store, loads the master key and builds the shared state.
 pub fn build_state(config: IdpConfig) -> Result<AppState, String> {
-    let store = store::open_with(&config.database.url, config.database.max_connections).map_err(|e| format!("database: {e}"))?;
+    let store = store::open_with(&config.database.url, config.database.max_connections)
+        .map_err(|e| format!("database: {e}"))?;
     let master_key = master_key(&config)?;
     let hasher = Hasher::with_available_parallelism().map_err(|e| e.to_string())?;
     let st = AppState::new(store, config, &master_key, hasher)?;
@@ -39,7 +40,11 @@ pub fn master_key(config: &IdpConfig) -> Result<[u8; 32], String> {
 
 /// Runs the server on an already bound listener until it is stopped.
 pub fn run(st: AppState, listener: TcpListener) -> std::io::Result<actix_web::dev::Server> {
-    let workers = if st.config.workers == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) } else { st.config.workers };
+    let workers = if st.config.workers == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    } else {
+        st.config.workers
+    };
     actix_web::rt::spawn(crate::oidc::backchannel::run(st.clone()));
     actix_web::rt::spawn(sweep_periodically(st.clone()));
     actix_web::rt::spawn(crate::mail::sender::run(st.clone()));
@@ -67,7 +72,9 @@ pub fn run(st: AppState, listener: TcpListener) -> std::io::Result<actix_web::de
 }
 
 async fn not_found() -> actix_web::HttpResponse {
-    actix_web::HttpResponse::NotFound().content_type("text/plain; charset=utf-8").body("ページが見つかりません。 / Not found.")
+    actix_web::HttpResponse::NotFound()
+        .content_type("text/plain; charset=utf-8")
+        .body("ページが見つかりません。 / Not found.")
 }
 
 async fn sweep_periodically(st: AppState) {

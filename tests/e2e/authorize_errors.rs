@@ -28,13 +28,17 @@ dual_backend_test!(unregistered_or_missing_redirect_uri_is_a_page_not_a_redirect
         "http://localhost:9/callback",
     ];
     for uri in bad {
-        let url = auth_url(&idp, &f.realm, &[
-            ("response_type", "code"),
-            ("client_id", &f.client_id),
-            ("redirect_uri", uri),
-            ("scope", "openid"),
-            ("state", "s"),
-        ]);
+        let url = auth_url(
+            &idp,
+            &f.realm,
+            &[
+                ("response_type", "code"),
+                ("client_id", &f.client_id),
+                ("redirect_uri", uri),
+                ("scope", "openid"),
+                ("state", "s"),
+            ],
+        );
         let page = browser.get(&url).await;
         assert_eq!(page.status, 400, "{uri}: {}", page.body);
         assert_eq!(page.location, None, "{uri} must not be redirected to");
@@ -54,7 +58,12 @@ dual_backend_test!(unknown_or_missing_client_is_a_page_not_a_redirect, |db| asyn
     let f = idp.seed();
     let browser = Browser::new();
     for client in [Some("no-such-client"), None, Some("")] {
-        let mut pairs = vec![("response_type", "code"), ("redirect_uri", f.redirect_uri.as_str()), ("scope", "openid"), ("state", "s")];
+        let mut pairs = vec![
+            ("response_type", "code"),
+            ("redirect_uri", f.redirect_uri.as_str()),
+            ("scope", "openid"),
+            ("state", "s"),
+        ];
         if let Some(c) = client {
             pairs.push(("client_id", c));
         }
@@ -67,12 +76,25 @@ dual_backend_test!(unknown_or_missing_client_is_a_page_not_a_redirect, |db| asyn
     let other = idp.seed();
     let rp_other = add_client(&idp, &other, "only-there", |_| {});
     let page = browser
-        .get(&auth_url(&idp, &f.realm, &[("response_type", "code"), ("client_id", "only-there"), ("redirect_uri", &rp_other.redirect_uri), ("scope", "openid")]))
+        .get(&auth_url(
+            &idp,
+            &f.realm,
+            &[
+                ("response_type", "code"),
+                ("client_id", "only-there"),
+                ("redirect_uri", &rp_other.redirect_uri),
+                ("scope", "openid"),
+            ],
+        ))
         .await;
     assert_eq!((page.status, page.location.as_deref()), (400, None), "{}", page.body);
     // An unknown realm is a 404.
     let page = browser
-        .get(&auth_url(&idp, "no-such-realm", &[("response_type", "code"), ("client_id", "rp1"), ("redirect_uri", &f.redirect_uri), ("scope", "openid")]))
+        .get(&auth_url(
+            &idp,
+            "no-such-realm",
+            &[("response_type", "code"), ("client_id", "rp1"), ("redirect_uri", &f.redirect_uri), ("scope", "openid")],
+        ))
         .await;
     assert_eq!((page.status, page.location.as_deref()), (404, None));
 });
@@ -91,9 +113,23 @@ dual_backend_test!(other_errors_go_back_to_the_client_with_state_and_iss, |db| a
         (vec![("response_type", "code"), ("scope", "openid"), ("prompt", "bogus")], "invalid_request"),
         (vec![("response_type", "code"), ("scope", "openid"), ("prompt", "none login")], "invalid_request"),
         (vec![("response_type", "code"), ("scope", "openid"), ("max_age", "-5")], "invalid_request"),
-        (vec![("response_type", "code"), ("scope", "openid"), ("request", "eyJhbGciOiJub25lIn0.e30.")], "request_not_supported"),
-        (vec![("response_type", "code"), ("scope", "openid"), ("request_uri", "https://rp.example/r")], "request_uri_not_supported"),
-        (vec![("response_type", "code"), ("scope", "openid"), ("code_challenge", "short"), ("code_challenge_method", "S256")], "invalid_request"),
+        (
+            vec![("response_type", "code"), ("scope", "openid"), ("request", "eyJhbGciOiJub25lIn0.e30.")],
+            "request_not_supported",
+        ),
+        (
+            vec![("response_type", "code"), ("scope", "openid"), ("request_uri", "https://rp.example/r")],
+            "request_uri_not_supported",
+        ),
+        (
+            vec![
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("code_challenge", "short"),
+                ("code_challenge_method", "S256"),
+            ],
+            "invalid_request",
+        ),
     ];
     for (extra, expected) in cases {
         let mut pairs = base.to_vec();
@@ -107,7 +143,16 @@ dual_backend_test!(other_errors_go_back_to_the_client_with_state_and_iss, |db| a
     }
     // Without state, no state comes back.
     let page = browser
-        .get(&auth_url(&idp, &f.realm, &[("client_id", &f.client_id), ("redirect_uri", &f.redirect_uri), ("response_type", "token"), ("scope", "openid")]))
+        .get(&auth_url(
+            &idp,
+            &f.realm,
+            &[
+                ("client_id", &f.client_id),
+                ("redirect_uri", &f.redirect_uri),
+                ("response_type", "token"),
+                ("scope", "openid"),
+            ],
+        ))
         .await;
     let q = callback(&page, &f.redirect_uri);
     assert_eq!(q.get("error").map(String::as_str), Some("unsupported_response_type"));

@@ -70,7 +70,13 @@ dual_backend_test!(client_secret_post_works_end_to_end, |db| async move {
     let s = sign_in_with(&idp, &f, rp1, Browser::new(), &["profile"]).await;
     let t = s.rp.refresh(&s.refresh_token()).await.expect("refresh with client_secret_post");
     assert!(t.refresh_token().is_some());
-    let cc = s.rp.client.exchange_client_credentials().expect("token url").request_async(&s.rp.http).await.expect("client_credentials with client_secret_post");
+    let cc =
+        s.rp.client
+            .exchange_client_credentials()
+            .expect("token url")
+            .request_async(&s.rp.http)
+            .await
+            .expect("client_credentials with client_secret_post");
     assert!(!cc.access_token().secret().is_empty());
 });
 
@@ -108,7 +114,12 @@ dual_backend_test!(client_credentials_token_is_a_jwt_verifiable_against_jwks, |d
     // Not a member's token: no userinfo.
     assert_eq!(userinfo(&idp, &f.realm, Some(&at)).await.status, 401);
     // Revocation (RFC 7009) of a client token.
-    let r = post_form(&endpoint(&idp, &f.realm, "revoke"), &[("token", &at), ("token_type_hint", "access_token")], Some((&f.client_id, &f.client_secret))).await;
+    let r = post_form(
+        &endpoint(&idp, &f.realm, "revoke"),
+        &[("token", &at), ("token_type_hint", "access_token")],
+        Some((&f.client_id, &f.client_secret)),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(introspect(&idp, &f, &at).await, json!({ "active": false }));
 });

@@ -26,7 +26,8 @@ pub const REAUTHENTICATE: &str = "続行する際には再度認証してくだ�
 pub const LOGOUT_CONFIRM: &str = "ログアウトしてもよろしいですか？";
 
 /// The client type after discovery plus the introspection and revocation endpoints.
-pub type RpClient = CoreClient<EndpointSet, EndpointNotSet, EndpointSet, EndpointSet, EndpointMaybeSet, EndpointMaybeSet>;
+pub type RpClient =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointSet, EndpointSet, EndpointMaybeSet, EndpointMaybeSet>;
 
 pub type TokenError = RequestTokenError<
     openidconnect::HttpClientError<openidconnect::reqwest::Error>,
@@ -77,7 +78,14 @@ pub async fn rp_for(idp: &TestIdp, realm: &str, client_id: &str, secret: Option<
     .set_redirect_uri(RedirectUrl::new(redirect_uri.to_string()).expect("redirect uri"))
     .set_introspection_url(IntrospectionUrl::new(format!("{base}/token/introspect")).expect("introspection url"))
     .set_revocation_url(RevocationUrl::new(format!("{base}/revoke")).expect("revocation url"));
-    Rp { client, http, end_session, client_id: client_id.to_string(), secret: secret.map(str::to_string), redirect_uri: redirect_uri.to_string() }
+    Rp {
+        client,
+        http,
+        end_session,
+        client_id: client_id.to_string(),
+        secret: secret.map(str::to_string),
+        redirect_uri: redirect_uri.to_string(),
+    }
 }
 
 impl Rp {
@@ -119,10 +127,9 @@ impl Rp {
         let verifier = self.client.id_token_verifier();
         match nonce {
             Some(n) => id_token.claims(&verifier, n).expect("ID token verifies").clone(),
-            None => id_token
-                .claims(&verifier, |_: Option<&Nonce>| Ok::<(), String>(()))
-                .expect("ID token verifies")
-                .clone(),
+            None => {
+                id_token.claims(&verifier, |_: Option<&Nonce>| Ok::<(), String>(())).expect("ID token verifies").clone()
+            }
         }
     }
 }
@@ -220,7 +227,12 @@ pub async fn sign_in_with(idp: &TestIdp, f: &Fixture, rp: Rp, browser: Browser, 
 }
 
 /// Authorizes in a browser that has an SSO session: the code must come back without a login page.
-pub async fn code_without_login(browser: &Browser, idp: &TestIdp, rp: &Rp, extra: &[(&str, &str)]) -> (String, AuthzRequest) {
+pub async fn code_without_login(
+    browser: &Browser,
+    idp: &TestIdp,
+    rp: &Rp,
+    extra: &[(&str, &str)],
+) -> (String, AuthzRequest) {
     let a = rp.authorize(&["profile", "email"], extra);
     let page = open(browser, idp, &a.url).await;
     assert!(!is_login_page(&page), "the login page was shown although the member has an SSO session");
@@ -323,7 +335,12 @@ pub async fn refresh_raw(idp: &TestIdp, f: &Fixture, refresh_token: &str) -> Res
 
 /// Introspection as the fixture's client; asserts a 200 and returns the JSON.
 pub async fn introspect(idp: &TestIdp, f: &Fixture, token: &str) -> serde_json::Value {
-    let r = post_form(&endpoint(idp, &f.realm, "token/introspect"), &[("token", token)], Some((&f.client_id, &f.client_secret))).await;
+    let r = post_form(
+        &endpoint(idp, &f.realm, "token/introspect"),
+        &[("token", token)],
+        Some((&f.client_id, &f.client_secret)),
+    )
+    .await;
     assert_eq!(r.status, 200, "introspection: {}", r.body);
     r.json()
 }

@@ -102,8 +102,10 @@ dual_backend_test!(logout_confirmation_with_a_wrong_csrf_is_refused, |db| async 
     let rt = s.refresh_token();
     let page = s.browser.get(&endpoint(&idp, &f.realm, "logout")).await;
     let (action, fields) = page.form().expect("a logout form");
-    let forged: Vec<(String, String)> =
-        fields.iter().map(|(k, v)| if k == "csrf" { (k.clone(), "forged-token".to_string()) } else { (k.clone(), v.clone()) }).collect();
+    let forged: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| if k == "csrf" { (k.clone(), "forged-token".to_string()) } else { (k.clone(), v.clone()) })
+        .collect();
     let r = s.browser.post_form(&action, &forged).await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(!r.body.contains(LOGGED_OUT));

@@ -8,7 +8,10 @@ use openidconnect::{
 };
 
 fn http() -> openidconnect::reqwest::Client {
-    openidconnect::reqwest::ClientBuilder::new().redirect(openidconnect::reqwest::redirect::Policy::none()).build().expect("http")
+    openidconnect::reqwest::ClientBuilder::new()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .expect("http")
 }
 
 dual_backend_test!(code_flow_with_pkce_yields_verified_id_token, |db| async move {
@@ -18,8 +21,12 @@ dual_backend_test!(code_flow_with_pkce_yields_verified_id_token, |db| async move
     let meta = CoreProviderMetadata::discover_async(IssuerUrl::new(idp.issuer(&f.realm)).expect("issuer"), &http)
         .await
         .expect("discovery");
-    let client = CoreClient::from_provider_metadata(meta, ClientId::new(f.client_id.clone()), Some(ClientSecret::new(f.client_secret.clone())))
-        .set_redirect_uri(RedirectUrl::new(f.redirect_uri.clone()).expect("redirect"));
+    let client = CoreClient::from_provider_metadata(
+        meta,
+        ClientId::new(f.client_id.clone()),
+        Some(ClientSecret::new(f.client_secret.clone())),
+    )
+    .set_redirect_uri(RedirectUrl::new(f.redirect_uri.clone()).expect("redirect"));
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (auth_url, state, nonce) = client
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)

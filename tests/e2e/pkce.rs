@@ -30,7 +30,12 @@ dual_backend_test!(missing_or_unexpected_code_verifier_is_refused, |db| async mo
     // Challenge sent, no verifier at the token endpoint.
     let a = rp1.authorize(&[], &[]);
     let code = callback(&login_at(&browser, &idp, &f, &a.url).await, &f.redirect_uri)["code"].clone();
-    let r = token_raw(&idp, &f, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", &f.redirect_uri)]).await;
+    let r = token_raw(
+        &idp,
+        &f,
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", &f.redirect_uri)],
+    )
+    .await;
     assert_eq!((r.status, r.error().as_str()), (400, "invalid_grant"), "{}", r.body);
 
     // No challenge (allowed for a confidential client), but a verifier at the token endpoint:
@@ -43,18 +48,27 @@ dual_backend_test!(missing_or_unexpected_code_verifier_is_refused, |db| async mo
     );
     let q = callback(&open(&browser, &idp, &url).await, &f.redirect_uri);
     let code = q["code"].clone();
-    let r = token_raw(&idp, &f, &[
-        ("grant_type", "authorization_code"),
-        ("code", &code),
-        ("redirect_uri", &f.redirect_uri),
-        ("code_verifier", a.verifier.secret()),
-    ])
+    let r = token_raw(
+        &idp,
+        &f,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &f.redirect_uri),
+            ("code_verifier", a.verifier.secret()),
+        ],
+    )
     .await;
     assert_eq!((r.status, r.error().as_str()), (400, "invalid_grant"), "{}", r.body);
 
     // And a confidential client without PKCE on both sides is fine.
     let q = callback(&open(&browser, &idp, &url).await, &f.redirect_uri);
-    let r = token_raw(&idp, &f, &[("grant_type", "authorization_code"), ("code", &q["code"]), ("redirect_uri", &f.redirect_uri)]).await;
+    let r = token_raw(
+        &idp,
+        &f,
+        &[("grant_type", "authorization_code"), ("code", &q["code"]), ("redirect_uri", &f.redirect_uri)],
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
 });
 
@@ -95,7 +109,12 @@ dual_backend_test!(public_client_must_use_pkce, |db| async move {
     assert!(tokens.refresh_token().is_some());
 
     // A public client cannot use client_credentials.
-    let r = post_form(&endpoint(&idp, &f.realm, "token"), &[("grant_type", "client_credentials"), ("client_id", &f.client_id)], None).await;
+    let r = post_form(
+        &endpoint(&idp, &f.realm, "token"),
+        &[("grant_type", "client_credentials"), ("client_id", &f.client_id)],
+        None,
+    )
+    .await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.error(), "unauthorized_client");
 });

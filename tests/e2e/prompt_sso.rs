@@ -64,12 +64,7 @@ dual_backend_test!(max_age_zero_forces_a_new_login, |db| async move {
     let again = rp1.authorize(&["profile"], &[("max_age", "0")]);
     callback(&login_at(&browser, &idp, &f, &first.url).await, &f.redirect_uri);
     let page = open(&browser, &idp, &again.url).await;
-    assert!(
-        is_login_page(&page),
-        "max_age=0 must force re-authentication, got {} {:?}",
-        page.status,
-        page.location
-    );
+    assert!(is_login_page(&page), "max_age=0 must force re-authentication, got {} {:?}", page.status, page.location);
     assert!(page.body.contains(REAUTHENTICATE), "{}", page.body);
 });
 

@@ -47,7 +47,8 @@ dual_backend_test!(login_moves_between_replicas, |db| async move {
     // The browser's cookies are scoped to 127.0.0.1 (any port), so they reach the other replica.
     let (action, fields) = login.form().expect("form");
     let action_b = action.replace(&a.base_url, &b.base_url);
-    let mut data: Vec<(String, String)> = fields.into_iter().filter(|(k, _)| k != "username" && k != "password").collect();
+    let mut data: Vec<(String, String)> =
+        fields.into_iter().filter(|(k, _)| k != "username" && k != "password").collect();
     data.push(("username".into(), f.username.clone()));
     data.push(("password".into(), f.password.clone()));
     let done = browser.post_form(&action_b, &data).await;
@@ -72,7 +73,8 @@ dual_backend_test!(flow_survives_process_restart, |db| async move {
     drop(first);
     let second = TestIdp::start_with(&db, move |c| c.secrets.master_key = key);
     let (action, fields) = login.form().expect("form");
-    let mut data: Vec<(String, String)> = fields.into_iter().filter(|(k, _)| k != "username" && k != "password").collect();
+    let mut data: Vec<(String, String)> =
+        fields.into_iter().filter(|(k, _)| k != "username" && k != "password").collect();
     data.push(("username".into(), f.username.clone()));
     data.push(("password".into(), f.password.clone()));
     let done = browser.post_form(&action.replace(&old_base, &second.base_url), &data).await;

@@ -36,7 +36,8 @@ async fn login(idp: &TestIdp, f: &Fixture, browser: &Browser, username: &str, pa
 /// Fills the current page's first form, replacing/adding the given fields.
 async fn submit(browser: &Browser, idp: &TestIdp, page: &Page, fields: &[(&str, &str)]) -> Page {
     let (action, existing) = page.form().expect("form on page");
-    let mut data: Vec<(String, String)> = existing.into_iter().filter(|(k, _)| !fields.iter().any(|(f, _)| f == k)).collect();
+    let mut data: Vec<(String, String)> =
+        existing.into_iter().filter(|(k, _)| !fields.iter().any(|(f, _)| f == k)).collect();
     data.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     browser.follow(browser.post_form(&action, &data).await, &idp.base_url).await
 }
@@ -85,15 +86,20 @@ dual_backend_test!(temporary_password_must_be_changed_before_the_client_gets_a_c
     assert!(page.body.contains("全てのデバイスからサインアウトする"));
     assert!(page.location.is_none());
 
-    let mismatch = submit(&b, &idp, &page, &[("password-new", "Brand-New-Pass-9"), ("password-confirm", "Brand-New-Pass-8")]).await;
+    let mismatch =
+        submit(&b, &idp, &page, &[("password-new", "Brand-New-Pass-9"), ("password-confirm", "Brand-New-Pass-8")])
+            .await;
     assert!(mismatch.body.contains("class=\"alert\""), "{}", mismatch.body);
-    let same = submit(&b, &idp, &mismatch, &[("password-new", "Temp-Pass-123"), ("password-confirm", "Temp-Pass-123")]).await;
+    let same =
+        submit(&b, &idp, &mismatch, &[("password-new", "Temp-Pass-123"), ("password-confirm", "Temp-Pass-123")]).await;
     assert!(same.body.contains("class=\"alert\""));
     let short = submit(&b, &idp, &same, &[("password-new", "short"), ("password-confirm", "short")]).await;
     assert!(short.body.contains("class=\"alert\""));
     assert!(short.query_param("code").is_none());
 
-    let done = submit(&b, &idp, &short, &[("password-new", "Brand-New-Pass-9"), ("password-confirm", "Brand-New-Pass-9")]).await;
+    let done =
+        submit(&b, &idp, &short, &[("password-new", "Brand-New-Pass-9"), ("password-confirm", "Brand-New-Pass-9")])
+            .await;
     assert_eq!(done.status, 302, "{}", done.body);
     assert!(done.query_param("code").is_some());
 
@@ -112,7 +118,13 @@ dual_backend_test!(sign_out_everywhere_ends_other_sessions, |db| async move {
     admin::users::require_action(&idp.state.store, &f.realm, &f.username, "UPDATE_PASSWORD").expect("require");
     let second = Browser::new();
     let page = login(&idp, &f, &second, &f.username, &f.password).await;
-    let done = submit(&second, &idp, &page, &[("password-new", "Another-Pass-77"), ("password-confirm", "Another-Pass-77"), ("logout-sessions", "on")]).await;
+    let done = submit(
+        &second,
+        &idp,
+        &page,
+        &[("password-new", "Another-Pass-77"), ("password-confirm", "Another-Pass-77"), ("logout-sessions", "on")],
+    )
+    .await;
     assert!(done.query_param("code").is_some());
     // The first browser's SSO session is gone: prompt=none now fails with login_required.
     let silent = first.get(&format!("{}&prompt=none", authorize_url(&idp, &f))).await;
@@ -132,10 +144,16 @@ dual_backend_test!(verify_email_step_with_all_messages_and_single_use_link, |db|
     let empty = submit(&b, &idp, &page, &[("email", ""), ("op", "send")]).await;
     assert!(empty.body.contains("メールアドレスを入力してください。"));
     let taken = submit(&b, &idp, &empty, &[("email", "TAKEN@example.jp"), ("op", "send")]).await;
-    assert!(taken.body.contains("他のアカウントで設定されているメールアドレスです。別のメールアドレスを入力してください。"));
+    assert!(
+        taken.body.contains("他のアカウントで設定されているメールアドレスです。別のメールアドレスを入力してください。")
+    );
     let invalid = submit(&b, &idp, &taken, &[("email", "a.@example.jp"), ("op", "send")]).await;
     assert!(invalid.body.contains("無効なメールアドレスです。入力したメールアドレスに誤りがないかご確認ください。"));
-    let long = format!("{}@{}.example.jp", "a".repeat(60), ["b".repeat(60), "c".repeat(60), "d".repeat(60), "e".repeat(60)].join("."));
+    let long = format!(
+        "{}@{}.example.jp",
+        "a".repeat(60),
+        ["b".repeat(60), "c".repeat(60), "d".repeat(60), "e".repeat(60)].join(".")
+    );
     assert!(long.len() >= 256);
     let too_long = submit(&b, &idp, &invalid, &[("email", &long), ("op", "send")]).await;
     assert!(too_long.body.contains("設定可能なメールアドレスの最大文字数は255文字です。"));
@@ -216,7 +234,8 @@ dual_backend_test!(steps_resume_and_cannot_be_skipped, |db| async move {
     assert!(r.query_param("code").is_none());
     assert!(r.body.contains("パスワードの更新"), "{}", r.body);
 
-    let next = submit(&b, &idp, &page, &[("password-new", "Resumed-Pass-31"), ("password-confirm", "Resumed-Pass-31")]).await;
+    let next =
+        submit(&b, &idp, &page, &[("password-new", "Resumed-Pass-31"), ("password-confirm", "Resumed-Pass-31")]).await;
     assert!(next.body.contains("メールアドレスの更新"), "{}", next.body);
     // The member closes the browser here. Next login: the password step is not asked again.
     let fresh = Browser::new();
@@ -278,7 +297,13 @@ dual_backend_test!(first_login_walks_every_step_in_the_spec_order, |db| async mo
     let password = submit(&b, &idp, &no_method, &[("user_id", "Taro.K-2026"), ("method", "otp")]).await;
     // 4. New password.
     assert!(password.body.contains("パスワードの更新"), "{}", password.body);
-    let email = submit(&b, &idp, &password, &[("password-new", "Own-Choice-Pass-5"), ("password-confirm", "Own-Choice-Pass-5")]).await;
+    let email = submit(
+        &b,
+        &idp,
+        &password,
+        &[("password-new", "Own-Choice-Pass-5"), ("password-confirm", "Own-Choice-Pass-5")],
+    )
+    .await;
     // 5. E-mail: the member changes it; the link arrives by SMTP and is clicked on the phone.
     assert!(email.body.contains("メールアドレスの更新"), "{}", email.body);
     assert!(email.body.contains("first@example.jp"), "the address on record is shown");
@@ -393,7 +418,12 @@ dual_backend_test!(verification_link_expired_or_of_another_member_is_refused, |d
     let sent_b = submit(&b, &idp, &page_b, &[("email", "b.new@example.jp"), ("op", "send")]).await;
     assert!(sent_b.body.contains("確認メールを送信しました"));
     let link_b = sink.wait_for(2).await[1].link().expect("link");
-    idp.state.store.run_sync(|c| c.execute_raw("UPDATE email_verifications SET expires_at = '2000-01-01 00:00:00' WHERE used_at IS NULL")).expect("expire");
+    idp.state
+        .store
+        .run_sync(|c| {
+            c.execute_raw("UPDATE email_verifications SET expires_at = '2000-01-01 00:00:00' WHERE used_at IS NULL")
+        })
+        .expect("expire");
     let expired = Browser::new().get(&link_b).await;
     assert_eq!(expired.status, 400);
     assert!(expired.body.contains("このリンクは無効です"));

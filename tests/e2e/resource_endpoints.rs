@@ -12,14 +12,13 @@ dual_backend_test!(userinfo_returns_the_members_claims_for_the_scopes, |db| asyn
     let id = s.claims();
 
     // The real RP: userinfo for `openid profile email`, subject checked against the ID token.
-    let info: openidconnect::core::CoreUserInfoClaims = s
-        .rp
-        .client
-        .user_info(AccessToken::new(s.access_token()), Some(id.subject().clone()))
-        .expect("userinfo endpoint")
-        .request_async(&s.rp.http)
-        .await
-        .expect("userinfo");
+    let info: openidconnect::core::CoreUserInfoClaims =
+        s.rp.client
+            .user_info(AccessToken::new(s.access_token()), Some(id.subject().clone()))
+            .expect("userinfo endpoint")
+            .request_async(&s.rp.http)
+            .await
+            .expect("userinfo");
     assert_eq!(info.preferred_username().map(|u| u.as_str()), Some("member01"));
     assert_eq!(info.email().map(|e| e.as_str()), Some("member01@example.jp"));
     assert_eq!(info.email_verified(), Some(true));
@@ -93,7 +92,12 @@ dual_backend_test!(revoking_the_refresh_token_ends_userinfo_and_refresh, |db| as
     // TLS), and the test IdP listens on http://127.0.0.1: the request is made raw, exactly as
     // the crate would build it (client_secret_basic, token, token_type_hint).
     let revoke = endpoint(&idp, &f.realm, "revoke");
-    let r = post_form(&revoke, &[("token", &rt), ("token_type_hint", "refresh_token")], Some((&f.client_id, &f.client_secret))).await;
+    let r = post_form(
+        &revoke,
+        &[("token", &rt), ("token_type_hint", "refresh_token")],
+        Some((&f.client_id, &f.client_secret)),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
     let r = userinfo(&idp, &f.realm, Some(&at)).await;
@@ -136,13 +140,12 @@ dual_backend_test!(introspection_of_active_inactive_and_unauthenticated, |db| as
     let sub = s.claims().subject().as_str().to_string();
 
     // Through the real RP.
-    let i = s
-        .rp
-        .client
-        .introspect(&AccessToken::new(s.access_token()))
-        .request_async(&s.rp.http)
-        .await
-        .expect("introspection");
+    let i =
+        s.rp.client
+            .introspect(&AccessToken::new(s.access_token()))
+            .request_async(&s.rp.http)
+            .await
+            .expect("introspection");
     use openidconnect::TokenIntrospectionResponse;
     assert!(i.active());
     assert_eq!(i.sub(), Some(sub.as_str()));

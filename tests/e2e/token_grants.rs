@@ -39,12 +39,16 @@ dual_backend_test!(code_is_bound_to_its_client, |db| async move {
     let code = q["code"].clone();
 
     // rp2 presents rp1's code (with rp1's redirect URI and the right verifier).
-    let r = token_raw(&idp, &f2, &[
-        ("grant_type", "authorization_code"),
-        ("code", &code),
-        ("redirect_uri", &f.redirect_uri),
-        ("code_verifier", a.verifier.secret()),
-    ])
+    let r = token_raw(
+        &idp,
+        &f2,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &f.redirect_uri),
+            ("code_verifier", a.verifier.secret()),
+        ],
+    )
     .await;
     assert_eq!((r.status, r.error().as_str()), (400, "invalid_grant"), "{}", r.body);
     assert!(r.json().get("access_token").is_none());
@@ -63,27 +67,40 @@ dual_backend_test!(redirect_uri_must_match_at_the_token_endpoint, |db| async mov
     // Missing redirect_uri: invalid_request.
     let a = rp1.authorize(&[], &[]);
     let code = callback(&login_at(&browser, &idp, &f, &a.url).await, &f.redirect_uri)["code"].clone();
-    let r = token_raw(&idp, &f, &[("grant_type", "authorization_code"), ("code", &code), ("code_verifier", a.verifier.secret())]).await;
+    let r = token_raw(
+        &idp,
+        &f,
+        &[("grant_type", "authorization_code"), ("code", &code), ("code_verifier", a.verifier.secret())],
+    )
+    .await;
     assert_eq!((r.status, r.error().as_str()), (400, "invalid_request"), "{}", r.body);
 
     // Another registered redirect URI than the one in the authorization request: invalid_grant.
-    let r = token_raw(&idp, &f, &[
-        ("grant_type", "authorization_code"),
-        ("code", &code),
-        ("redirect_uri", "http://127.0.0.1:9/other"),
-        ("code_verifier", a.verifier.secret()),
-    ])
+    let r = token_raw(
+        &idp,
+        &f,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:9/other"),
+            ("code_verifier", a.verifier.secret()),
+        ],
+    )
     .await;
     assert_eq!((r.status, r.error().as_str()), (400, "invalid_grant"), "{}", r.body);
 
     // An unregistered one, on a fresh code: invalid_grant too.
     let (code, a) = code_without_login(&browser, &idp, &rp1, &[]).await;
-    let r = token_raw(&idp, &f, &[
-        ("grant_type", "authorization_code"),
-        ("code", &code),
-        ("redirect_uri", "http://127.0.0.1:9/callback/evil"),
-        ("code_verifier", a.verifier.secret()),
-    ])
+    let r = token_raw(
+        &idp,
+        &f,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:9/callback/evil"),
+            ("code_verifier", a.verifier.secret()),
+        ],
+    )
     .await;
     assert_eq!((r.status, r.error().as_str()), (400, "invalid_grant"), "{}", r.body);
 });
@@ -112,7 +129,12 @@ dual_backend_test!(expired_code_is_refused, |db| async move {
 dual_backend_test!(unknown_code_and_bad_grant_requests, |db| async move {
     let idp = TestIdp::start(&db);
     let f = idp.seed();
-    let r = token_raw(&idp, &f, &[("grant_type", "authorization_code"), ("code", "not-a-code"), ("redirect_uri", &f.redirect_uri)]).await;
+    let r = token_raw(
+        &idp,
+        &f,
+        &[("grant_type", "authorization_code"), ("code", "not-a-code"), ("redirect_uri", &f.redirect_uri)],
+    )
+    .await;
     assert_eq!((r.status, r.error().as_str()), (400, "invalid_grant"), "{}", r.body);
     let r = token_raw(&idp, &f, &[("grant_type", "password"), ("username", "member01"), ("password", "x")]).await;
     assert_eq!((r.status, r.error().as_str()), (400, "unsupported_grant_type"), "{}", r.body);
@@ -143,12 +165,16 @@ dual_backend_test!(token_responses_carry_no_store, |db| async move {
     let a = rp1.authorize(&["profile"], &[]);
     let code = callback(&login_at(&browser, &idp, &f, &a.url).await, &f.redirect_uri)["code"].clone();
 
-    let r = token_raw(&idp, &f, &[
-        ("grant_type", "authorization_code"),
-        ("code", &code),
-        ("redirect_uri", &f.redirect_uri),
-        ("code_verifier", a.verifier.secret()),
-    ])
+    let r = token_raw(
+        &idp,
+        &f,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &f.redirect_uri),
+            ("code_verifier", a.verifier.secret()),
+        ],
+    )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
@@ -167,7 +193,12 @@ dual_backend_test!(token_responses_carry_no_store, |db| async move {
     let r = refresh_raw(&idp, &f, "garbage").await;
     assert_eq!(r.status, 400);
     assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
-    let r = post_form(&endpoint(&idp, &f.realm, "token"), &[("grant_type", "client_credentials")], Some((&f.client_id, "wrong-secret-0000000"))).await;
+    let r = post_form(
+        &endpoint(&idp, &f.realm, "token"),
+        &[("grant_type", "client_credentials")],
+        Some((&f.client_id, "wrong-secret-0000000")),
+    )
+    .await;
     assert_eq!(r.status, 401);
     assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
 });

@@ -59,7 +59,12 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 }
 
 pub fn html_unescape(s: &str) -> String {
-    s.replace("&quot;", "\"").replace("&#x27;", "'").replace("&#x2F;", "/").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#x2F;", "/")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 impl Default for Browser {
@@ -71,7 +76,8 @@ impl Default for Browser {
 impl Browser {
     pub fn new() -> Browser {
         let jar = Arc::new(Jar::default());
-        let http = reqwest::Client::builder().cookie_provider(jar.clone()).redirect(Policy::none()).build().expect("client");
+        let http =
+            reqwest::Client::builder().cookie_provider(jar.clone()).redirect(Policy::none()).build().expect("client");
         Browser { http, jar }
     }
 
@@ -110,10 +116,8 @@ impl Browser {
     /// Submits the page's login form with these credentials (plus its hidden fields).
     pub async fn submit_login(&self, page: &Page, username: &str, password: &str, extra: &[(&str, &str)]) -> Page {
         let (action, fields) = page.form().expect("a login form");
-        let mut data: Vec<(String, String)> = fields
-            .into_iter()
-            .filter(|(k, _)| k != "username" && k != "password")
-            .collect();
+        let mut data: Vec<(String, String)> =
+            fields.into_iter().filter(|(k, _)| k != "username" && k != "password").collect();
         data.push(("username".into(), username.into()));
         data.push(("password".into(), password.into()));
         for (k, v) in extra {

@@ -77,7 +77,14 @@ impl TestIdp {
         tweak(&mut client);
         let client_id = client.client_id.clone();
         admin::clients::create(&st.store, client).expect("client");
-        let fixture = Fixture { realm, client_id, client_secret: secret, redirect_uri, username: "member01".into(), password: "Correct-Horse-42".into() };
+        let fixture = Fixture {
+            realm,
+            client_id,
+            client_secret: secret,
+            redirect_uri,
+            username: "member01".into(),
+            password: "Correct-Horse-42".into(),
+        };
         self.add_member(&fixture, &fixture.username, &fixture.password, Some("member01@example.jp"));
         fixture
     }

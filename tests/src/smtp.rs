@@ -47,7 +47,8 @@ impl ReceivedMail {
         match self.header("Content-Transfer-Encoding").map(|v| v.to_ascii_lowercase()).as_deref() {
             Some("base64") => {
                 let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-                String::from_utf8_lossy(&base64::engine::general_purpose::STANDARD.decode(compact).unwrap_or_default()).into_owned()
+                String::from_utf8_lossy(&base64::engine::general_purpose::STANDARD.decode(compact).unwrap_or_default())
+                    .into_owned()
             }
             Some("quoted-printable") => decode_qp(body),
             _ => body.to_string(),
@@ -56,7 +57,10 @@ impl ReceivedMail {
 
     /// The first http(s) link in the body.
     pub fn link(&self) -> Option<String> {
-        self.body().split_whitespace().find(|w| w.starts_with("http://") || w.starts_with("https://")).map(str::to_string)
+        self.body()
+            .split_whitespace()
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+            .map(str::to_string)
     }
 }
 

@@ -59,19 +59,19 @@ pub fn create(store: &Store, new: NewClient) -> Result<Client, AdminError> {
             errors.push(e);
         }
     }
-    if let Some(u) = &new.backchannel_logout_uri {
-        if let Err(e) = check_uri("backchannel-logout-uri", u) {
-            errors.push(e);
-        }
+    if let Some(u) = &new.backchannel_logout_uri
+        && let Err(e) = check_uri("backchannel-logout-uri", u)
+    {
+        errors.push(e);
     }
     let kinds = [new.secret.is_some(), new.public, new.jwks.is_some()].iter().filter(|b| **b).count();
     if kinds != 1 {
         errors.push(("secret/public/jwks".into(), "give exactly one of --secret, --public, --jwks".into()));
     }
-    if let Some(s) = &new.secret {
-        if s.len() < 16 || s.len() > 512 || !s.chars().all(|c| c.is_ascii_graphic()) {
-            errors.push(("secret".into(), "16-512 printable ASCII characters (use a random string)".into()));
-        }
+    if let Some(s) = &new.secret
+        && (s.len() < 16 || s.len() > 512 || !s.chars().all(|c| c.is_ascii_graphic()))
+    {
+        errors.push(("secret".into(), "16-512 printable ASCII characters (use a random string)".into()));
     }
     if let Some(j) = &new.jwks {
         match serde_json::from_str::<JwkSet>(j) {
@@ -113,7 +113,9 @@ pub fn create(store: &Store, new: NewClient) -> Result<Client, AdminError> {
         require_pkce: new.public,
     };
     store.run_sync(|c| store::clients::insert(c, &client)).map_err(|e| match e {
-        store::StoreError::Conflict(_) => AdminError::Exists(format!("client {} in realm {}", new.client_id, new.realm)),
+        store::StoreError::Conflict(_) => {
+            AdminError::Exists(format!("client {} in realm {}", new.client_id, new.realm))
+        }
         other => other.into(),
     })?;
     Ok(client)

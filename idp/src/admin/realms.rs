@@ -9,24 +9,27 @@ pub fn create(store: &Store, keys: &KeyRing, name: &str, display_name: Option<&s
     if display.is_empty() || display.chars().count() > 100 || display.chars().any(char::is_control) {
         return Err(AdminError::field("display-name", "1-100 characters, no control characters"));
     }
-    store.run_sync(|c| {
-        write_tx(c, |c| {
-            if store::realms::find_by_name(c, name)?.is_some() {
-                return Err(store::StoreError::Conflict("realm".into()));
-            }
-            let realm = store::realms::insert(c, name, display, &RealmSettings::default())?;
-            keys.ensure_keys(c, &realm.id)?;
-            Ok(realm)
+    store
+        .run_sync(|c| {
+            write_tx(c, |c| {
+                if store::realms::find_by_name(c, name)?.is_some() {
+                    return Err(store::StoreError::Conflict("realm".into()));
+                }
+                let realm = store::realms::insert(c, name, display, &RealmSettings::default())?;
+                keys.ensure_keys(c, &realm.id)?;
+                Ok(realm)
+            })
         })
-    })
-    .map_err(|e| match e {
-        store::StoreError::Conflict(_) => AdminError::Exists(format!("realm {name}")),
-        other => other.into(),
-    })
+        .map_err(|e| match e {
+            store::StoreError::Conflict(_) => AdminError::Exists(format!("realm {name}")),
+            other => other.into(),
+        })
 }
 
 pub fn find(store: &Store, name: &str) -> Result<Realm, AdminError> {
-    store.run_sync(|c| store::realms::find_by_name(c, name))?.ok_or_else(|| AdminError::NotFound(format!("realm {name}")))
+    store
+        .run_sync(|c| store::realms::find_by_name(c, name))?
+        .ok_or_else(|| AdminError::NotFound(format!("realm {name}")))
 }
 
 /// Applies `KEY=VALUE` assignments all or nothing.
@@ -60,7 +63,8 @@ pub fn set(store: &Store, name: &str, assignments: &[String]) -> Result<Realm, A
 
 /// `display_name` plus every policy, for `realm show`.
 pub fn show(realm: &Realm) -> Vec<(String, String)> {
-    let mut out = vec![("name".to_string(), realm.name.clone()), ("display_name".to_string(), realm.display_name.clone())];
+    let mut out =
+        vec![("name".to_string(), realm.name.clone()), ("display_name".to_string(), realm.display_name.clone())];
     out.extend(realm.settings.entries());
     out
 }
@@ -86,12 +90,15 @@ pub fn publish_terms(store: &Store, name: &str, body: &str) -> Result<i32, Admin
     Ok(store.run_sync(|c| {
         write_tx(c, |c| {
             let v = store::terms::publish(c, &realm.id, body, store::now())?;
-            store::audit::record(c, store::audit::Event {
-                realm_id: Some(&realm.id),
-                kind: "terms_published",
-                detail: serde_json::json!({ "version": v }),
-                ..Default::default()
-            })?;
+            store::audit::record(
+                c,
+                store::audit::Event {
+                    realm_id: Some(&realm.id),
+                    kind: "terms_published",
+                    detail: serde_json::json!({ "version": v }),
+                    ..Default::default()
+                },
+            )?;
             Ok(v)
         })
     })?)

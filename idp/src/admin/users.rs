@@ -29,7 +29,11 @@ pub fn create(store: &Store, pages: &Pages, new: NewUser) -> Result<UserRow, Adm
     let realm = super::realms::find(store, &new.realm)?;
     let mut errors: Vec<FieldError> = Vec::new();
     let username = v::normalize_username(&new.username).map_err(|e| errors.push(e)).ok();
-    let password = match v::validate_password(&realm.settings.password.policy, username.as_deref().unwrap_or(""), new.password.expose()) {
+    let password = match v::validate_password(
+        &realm.settings.password.policy,
+        username.as_deref().unwrap_or(""),
+        new.password.expose(),
+    ) {
         Ok(p) => Some(p),
         Err(es) => {
             errors.extend(es);
@@ -99,19 +103,22 @@ pub fn create(store: &Store, pages: &Pages, new: NewUser) -> Result<UserRow, Adm
             if store::users::find_by_username(c, &realm.id, &row.username)?.is_some() {
                 return Ok(Err(FieldError::UsernameTaken));
             }
-            if let Some(e) = &row.email {
-                if store::users::email_taken(c, &realm.id, e, None)? {
-                    return Ok(Err(FieldError::EmailInUse));
-                }
+            if let Some(e) = &row.email
+                && store::users::email_taken(c, &realm.id, e, None)?
+            {
+                return Ok(Err(FieldError::EmailInUse));
             }
             store::users::insert(c, &row)?;
-            store::audit::record(c, store::audit::Event {
-                realm_id: Some(&realm.id),
-                kind: "user_created",
-                user_id: Some(&row.id),
-                detail: serde_json::json!({ "by": "admin", "temporary_password": row.temporary_password }),
-                ..Default::default()
-            })?;
+            store::audit::record(
+                c,
+                store::audit::Event {
+                    realm_id: Some(&realm.id),
+                    kind: "user_created",
+                    user_id: Some(&row.id),
+                    detail: serde_json::json!({ "by": "admin", "temporary_password": row.temporary_password }),
+                    ..Default::default()
+                },
+            )?;
             Ok(Ok(()))
         })
     });
@@ -119,7 +126,9 @@ pub fn create(store: &Store, pages: &Pages, new: NewUser) -> Result<UserRow, Adm
         Ok(Ok(())) => Ok(row),
         Ok(Err(e)) => Err(AdminError::from_field_errors(&[e], pages, &realm.settings.password.policy)),
         // A concurrent insert of the same user ID or e-mail loses on the unique index.
-        Err(store::StoreError::Conflict(_)) => Err(AdminError::from_field_errors(&[FieldError::UsernameTaken], pages, &realm.settings.password.policy)),
+        Err(store::StoreError::Conflict(_)) => {
+            Err(AdminError::from_field_errors(&[FieldError::UsernameTaken], pages, &realm.settings.password.policy))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -133,24 +142,28 @@ pub fn require_action(store: &Store, realm: &str, username: &str, action: &str) 
     };
     let realm = super::realms::find(store, realm)?;
     let key = v::username_lookup_key(username);
-    store.run_sync(|c| {
-        write_tx(c, |c| {
-            let Some(user) = store::users::find_by_username(c, &realm.id, &key)? else {
-                return Ok(false);
-            };
-            store::users::require_action(c, &user.id, action.as_str())?;
-            store::audit::record(c, store::audit::Event {
-                realm_id: Some(&realm.id),
-                kind: "required_action_set",
-                user_id: Some(&user.id),
-                detail: serde_json::json!({ "action": action.as_str(), "by": "admin" }),
-                ..Default::default()
-            })?;
-            Ok(true)
-        })
-    })?
-    .then_some(())
-    .ok_or_else(|| AdminError::NotFound(format!("user {username} in realm {}", realm.name)))
+    store
+        .run_sync(|c| {
+            write_tx(c, |c| {
+                let Some(user) = store::users::find_by_username(c, &realm.id, &key)? else {
+                    return Ok(false);
+                };
+                store::users::require_action(c, &user.id, action.as_str())?;
+                store::audit::record(
+                    c,
+                    store::audit::Event {
+                        realm_id: Some(&realm.id),
+                        kind: "required_action_set",
+                        user_id: Some(&user.id),
+                        detail: serde_json::json!({ "action": action.as_str(), "by": "admin" }),
+                        ..Default::default()
+                    },
+                )?;
+                Ok(true)
+            })
+        })?
+        .then_some(())
+        .ok_or_else(|| AdminError::NotFound(format!("user {username} in realm {}", realm.name)))
 }
 
 /// A union-issued account (temporary password) walks through SPEC §4 at its first login:

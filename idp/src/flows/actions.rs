@@ -33,7 +33,11 @@ pub enum ActionOutcome {
 
 async fn member(st: &AppState, flow: &Flow) -> Result<UserRow> {
     let uid = flow.state.user_id().unwrap_or_default().to_string();
-    st.store.run(move |c| store::users::find(c, &uid)).await?.filter(UserRow::is_active).ok_or_else(|| StoreError::Stale.into())
+    st.store
+        .run(move |c| store::users::find(c, &uid))
+        .await?
+        .filter(UserRow::is_active)
+        .ok_or_else(|| StoreError::Stale.into())
 }
 
 fn done(flow: &Flow, action: RequiredAction) -> Result<LoginState> {
@@ -43,7 +47,13 @@ fn done(flow: &Flow, action: RequiredAction) -> Result<LoginState> {
 /// 「生年月日の入力」: YYYYMMDD (full-width digits normalised) compared with the record. Wrong
 /// tries count toward the same lockout as wrong passwords: this check sits on top of a
 /// union-issued temporary password and must not be guessable either.
-pub async fn verify_birthdate(st: &AppState, realm: &Realm, flow: Flow, input: &str, ip: Option<String>) -> Result<ActionOutcome> {
+pub async fn verify_birthdate(
+    st: &AppState,
+    realm: &Realm,
+    flow: Flow,
+    input: &str,
+    ip: Option<String>,
+) -> Result<ActionOutcome> {
     let date = match validate::parse_birthdate(input) {
         Ok(d) => d.format("%Y-%m-%d").to_string(),
         Err(e) => return Ok(ActionOutcome::Invalid(vec![e])),
@@ -66,14 +76,17 @@ pub async fn verify_birthdate(st: &AppState, realm: &Realm, flow: Flow, input: &
                     let rec = store::failures::get(c, &realm_id, &key)?;
                     let updated = crate::security::brute_force::after_failure(rec.as_ref(), &bf, now);
                     store::failures::put(c, &realm_id, &key, &updated)?;
-                    store::audit::record(c, store::audit::Event {
-                        realm_id: Some(&realm_id),
-                        kind: "birthdate_failed",
-                        user_id: Some(&uid),
-                        ip: ip.as_deref(),
-                        detail: serde_json::json!({ "locked": updated.locked_until.is_some() }),
-                        ..Default::default()
-                    })?;
+                    store::audit::record(
+                        c,
+                        store::audit::Event {
+                            realm_id: Some(&realm_id),
+                            kind: "birthdate_failed",
+                            user_id: Some(&uid),
+                            ip: ip.as_deref(),
+                            detail: serde_json::json!({ "locked": updated.locked_until.is_some() }),
+                            ..Default::default()
+                        },
+                    )?;
                     Ok(crate::security::brute_force::is_locked(Some(&updated), &bf, now))
                 })
             })
@@ -90,10 +103,19 @@ pub async fn verify_birthdate(st: &AppState, realm: &Realm, flow: Flow, input: &
 
 /// 「利用規約」: 「同意する」 records the acceptance of the current version; 「同意しない」 ends the
 /// login and tells the client `access_denied`.
-pub async fn answer_terms(st: &AppState, realm: &Realm, flow: Flow, agree: bool, version: Option<i32>, ip: Option<String>) -> Result<ActionOutcome> {
+pub async fn answer_terms(
+    st: &AppState,
+    realm: &Realm,
+    flow: Flow,
+    agree: bool,
+    version: Option<i32>,
+    ip: Option<String>,
+) -> Result<ActionOutcome> {
     let user = member(st, &flow).await?;
     if !agree {
-        let next = login::step(&flow.state, LoginEvent::Declined(RequiredAction::TermsAndConditions)).map_err(|_| StoreError::Stale)?.0;
+        let next = login::step(&flow.state, LoginEvent::Declined(RequiredAction::TermsAndConditions))
+            .map_err(|_| StoreError::Stale)?
+            .0;
         return Ok(ActionOutcome::Flow(service::advance(st, realm, flow, next, Box::new(|_, _| Ok(())), ip).await?));
     }
     let rid = realm.id.clone();
@@ -107,13 +129,16 @@ pub async fn answer_terms(st: &AppState, realm: &Realm, flow: Flow, agree: bool,
     let work: TxWork = Box::new(move |c, now| {
         store::terms::accept(c, &uid, terms.version, now)?;
         store::users::complete_action(c, &uid, RequiredAction::TermsAndConditions.as_str())?;
-        store::audit::record(c, store::audit::Event {
-            realm_id: Some(&realm_id),
-            kind: "terms_accepted",
-            user_id: Some(&uid),
-            detail: serde_json::json!({ "version": terms.version }),
-            ..Default::default()
-        })
+        store::audit::record(
+            c,
+            store::audit::Event {
+                realm_id: Some(&realm_id),
+                kind: "terms_accepted",
+                user_id: Some(&uid),
+                detail: serde_json::json!({ "version": terms.version }),
+                ..Default::default()
+            },
+        )
     });
     Ok(ActionOutcome::Flow(service::advance(st, realm, flow, next, work, ip).await?))
 }
@@ -121,7 +146,14 @@ pub async fn answer_terms(st: &AppState, realm: &Realm, flow: Flow, agree: bool,
 /// 「ユーザIDの変更・認証方法の設定」: an optional new user ID (SPEC §2 rules, unique in the realm)
 /// and the second-factor method, among those the realm enables. Enrolment of the method is
 /// a later step; the choice is recorded.
-pub async fn choose_user_id_and_mfa(st: &AppState, realm: &Realm, flow: Flow, new_user_id: &str, method: &str, ip: Option<String>) -> Result<ActionOutcome> {
+pub async fn choose_user_id_and_mfa(
+    st: &AppState,
+    realm: &Realm,
+    flow: Flow,
+    new_user_id: &str,
+    method: &str,
+    ip: Option<String>,
+) -> Result<ActionOutcome> {
     let user = member(st, &flow).await?;
     let mut errors = Vec::new();
     let wanted = if new_user_id.trim().is_empty() {
@@ -158,16 +190,21 @@ pub async fn choose_user_id_and_mfa(st: &AppState, realm: &Realm, flow: Flow, ne
         }
         store::users::set_mfa_choice(c, &uid, &method)?;
         store::users::complete_action(c, &uid, RequiredAction::ChooseUserIdAndMfa.as_str())?;
-        store::audit::record(c, store::audit::Event {
-            realm_id: Some(&realm_id),
-            kind: "first_login_choices",
-            user_id: Some(&uid),
-            detail: serde_json::json!({ "user_id_changed": wanted.is_some(), "from": old, "mfa": method }),
-            ..Default::default()
-        })
+        store::audit::record(
+            c,
+            store::audit::Event {
+                realm_id: Some(&realm_id),
+                kind: "first_login_choices",
+                user_id: Some(&uid),
+                detail: serde_json::json!({ "user_id_changed": wanted.is_some(), "from": old, "mfa": method }),
+                ..Default::default()
+            },
+        )
     });
     match service::advance(st, realm, flow, next, work, ip).await {
-        Err(crate::error::IdpError::Store(StoreError::Conflict(_))) => Ok(ActionOutcome::Invalid(vec![FieldError::UsernameTaken])),
+        Err(crate::error::IdpError::Store(StoreError::Conflict(_))) => {
+            Ok(ActionOutcome::Invalid(vec![FieldError::UsernameTaken]))
+        }
         other => Ok(ActionOutcome::Flow(other?)),
     }
 }
@@ -220,13 +257,16 @@ pub async fn update_password(
                 ended += 1;
             }
         }
-        store::audit::record(c, store::audit::Event {
-            realm_id: Some(&realm_id),
-            kind: "password_updated",
-            user_id: Some(&user.id),
-            detail: serde_json::json!({ "required_action": true, "other_sessions_ended": ended }),
-            ..Default::default()
-        })
+        store::audit::record(
+            c,
+            store::audit::Event {
+                realm_id: Some(&realm_id),
+                kind: "password_updated",
+                user_id: Some(&user.id),
+                detail: serde_json::json!({ "required_action": true, "other_sessions_ended": ended }),
+                ..Default::default()
+            },
+        )
     });
     let outcome = service::advance(st, realm, flow, next, work, ip).await?;
     st.backchannel_wakeup.notify_one();
@@ -236,7 +276,14 @@ pub async fn update_password(
 /// 「メールアドレスの更新」, first half: the member keeps or changes the address. An address that
 /// is already verified and unchanged completes the action; otherwise a single-use link is
 /// mailed (through the outbox, in the same transaction) and the page waits for the click.
-pub async fn submit_email(st: &AppState, realm: &Realm, flow: Flow, input: &str, locale: Locale, ip: Option<String>) -> Result<ActionOutcome> {
+pub async fn submit_email(
+    st: &AppState,
+    realm: &Realm,
+    flow: Flow,
+    input: &str,
+    locale: Locale,
+    ip: Option<String>,
+) -> Result<ActionOutcome> {
     let email = match validate::normalize_email(input) {
         Ok(e) => validate::email_uniqueness_key(&e),
         Err(errors) => return Ok(ActionOutcome::Invalid(errors)),
@@ -249,7 +296,8 @@ pub async fn submit_email(st: &AppState, realm: &Realm, flow: Flow, input: &str,
     if user.email_verified && user.email.as_deref() == Some(email.as_str()) {
         let next = done(&flow, RequiredAction::VerifyEmail)?;
         let uid = user.id.clone();
-        let work: TxWork = Box::new(move |c, _| store::users::complete_action(c, &uid, RequiredAction::VerifyEmail.as_str()));
+        let work: TxWork =
+            Box::new(move |c, _| store::users::complete_action(c, &uid, RequiredAction::VerifyEmail.as_str()));
         return Ok(ActionOutcome::Flow(service::advance(st, realm, flow, next, work, ip).await?));
     }
     let token = kenpo_shared::crypto::random_token(32);
@@ -262,7 +310,11 @@ pub async fn submit_email(st: &AppState, realm: &Realm, flow: Flow, input: &str,
         .replace("{realm}", &realm.display_name)
         .replace("{link}", &link)
         .replace("{hours}", &(minutes / 60).max(1).to_string());
-    let from = if realm.settings.mail.from.trim().is_empty() { st.config.mail.from.clone() } else { realm.settings.mail.from.trim().to_string() };
+    let from = if realm.settings.mail.from.trim().is_empty() {
+        st.config.mail.from.clone()
+    } else {
+        realm.settings.mail.from.trim().to_string()
+    };
     let (realm_id, uid) = (realm.id.clone(), user.id.clone());
     let state = flow.state.clone();
     let work: TxWork = Box::new(move |c, now| {
@@ -282,15 +334,25 @@ pub async fn submit_email(st: &AppState, realm: &Realm, flow: Flow, input: &str,
         )?;
         store::mail::enqueue(
             c,
-            store::mail::NewMail { realm_id: &realm_id, kind: "verify_email", to: &email, from: &from, subject: &subject, body_text: &body },
+            store::mail::NewMail {
+                realm_id: &realm_id,
+                kind: "verify_email",
+                to: &email,
+                from: &from,
+                subject: &subject,
+                body_text: &body,
+            },
             now,
         )?;
-        store::audit::record(c, store::audit::Event {
-            realm_id: Some(&realm_id),
-            kind: "verify_email_sent",
-            user_id: Some(&uid),
-            ..Default::default()
-        })
+        store::audit::record(
+            c,
+            store::audit::Event {
+                realm_id: Some(&realm_id),
+                kind: "verify_email_sent",
+                user_id: Some(&uid),
+                ..Default::default()
+            },
+        )
     });
     // The state stays on this step; saving it bumps the version so older forms are stale.
     let outcome = service::advance(st, realm, flow, state, work, ip).await?;
@@ -309,7 +371,8 @@ pub async fn confirm_email(st: &AppState, realm: &Realm, flow: Flow, ip: Option<
     }
     let next = done(&flow, RequiredAction::VerifyEmail)?;
     let uid = user.id.clone();
-    let work: TxWork = Box::new(move |c, _| store::users::complete_action(c, &uid, RequiredAction::VerifyEmail.as_str()));
+    let work: TxWork =
+        Box::new(move |c, _| store::users::complete_action(c, &uid, RequiredAction::VerifyEmail.as_str()));
     Ok(ActionOutcome::Flow(service::advance(st, realm, flow, next, work, ip).await?))
 }
 
@@ -332,10 +395,10 @@ pub async fn verify_link(st: &AppState, realm: &Realm, token: &str, flow: Option
     if row.realm_id != realm.id {
         return Ok(LinkOutcome::Invalid);
     }
-    if let Some(uid) = flow.and_then(|f| f.state.user_id()) {
-        if uid != row.user_id {
-            return Ok(LinkOutcome::OtherMember);
-        }
+    if let Some(uid) = flow.and_then(|f| f.state.user_id())
+        && uid != row.user_id
+    {
+        return Ok(LinkOutcome::OtherMember);
     }
     let realm_id = realm.id.clone();
     let ok = st
@@ -349,12 +412,15 @@ pub async fn verify_link(st: &AppState, realm: &Realm, token: &str, flow: Option
                 if !store::users::mark_email_verified(c, &row.user_id, &row.email)? {
                     return Err(StoreError::Stale);
                 }
-                store::audit::record(c, store::audit::Event {
-                    realm_id: Some(&realm_id),
-                    kind: "email_verified",
-                    user_id: Some(&row.user_id),
-                    ..Default::default()
-                })
+                store::audit::record(
+                    c,
+                    store::audit::Event {
+                        realm_id: Some(&realm_id),
+                        kind: "email_verified",
+                        user_id: Some(&row.user_id),
+                        ..Default::default()
+                    },
+                )
             });
             match r {
                 Ok(()) => Ok(true),

@@ -92,7 +92,11 @@ impl RequiredAction {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginEvent {
-    PasswordVerified { user_id: String, remember_me: bool, pending: Vec<RequiredAction> },
+    PasswordVerified {
+        user_id: String,
+        remember_me: bool,
+        pending: Vec<RequiredAction>,
+    },
     PasswordRejected,
     Locked,
     ActionDone(RequiredAction),
@@ -131,7 +135,9 @@ impl LoginState {
     pub fn page(&self) -> Page {
         match self {
             LoginState::Credentials { .. } => Page::Credentials,
-            LoginState::RequiredActions { pending, .. } => pending.first().map(|a| Page::Action(*a)).unwrap_or(Page::ReturnToClient),
+            LoginState::RequiredActions { pending, .. } => {
+                pending.first().map(|a| Page::Action(*a)).unwrap_or(Page::ReturnToClient)
+            }
             LoginState::Complete { .. } => Page::ReturnToClient,
             LoginState::Denied { .. } => Page::Denied,
         }
@@ -141,14 +147,19 @@ impl LoginState {
     pub fn user_id(&self) -> Option<&str> {
         match self {
             LoginState::Credentials { .. } => None,
-            LoginState::RequiredActions { user_id, .. } | LoginState::Complete { user_id, .. } | LoginState::Denied { user_id } => {
-                Some(user_id)
-            }
+            LoginState::RequiredActions { user_id, .. }
+            | LoginState::Complete { user_id, .. }
+            | LoginState::Denied { user_id } => Some(user_id),
         }
     }
 }
 
-fn after_authentication(user_id: String, amr: Vec<String>, remember_me: bool, pending: Vec<RequiredAction>) -> LoginState {
+fn after_authentication(
+    user_id: String,
+    amr: Vec<String>,
+    remember_me: bool,
+    pending: Vec<RequiredAction>,
+) -> LoginState {
     if pending.is_empty() {
         LoginState::Complete { user_id, amr, remember_me }
     } else {
@@ -169,7 +180,9 @@ pub fn step(state: &LoginState, event: LoginEvent) -> Result<(LoginState, Vec<Ef
         (LoginState::Credentials { .. }, LoginEvent::PasswordRejected) => {
             Ok((LoginState::Credentials { notice: Some(Notice::InvalidCredentials) }, vec![Effect::RecordFailure]))
         }
-        (LoginState::Credentials { .. }, LoginEvent::Locked) => Ok((LoginState::Credentials { notice: Some(Notice::Locked) }, vec![])),
+        (LoginState::Credentials { .. }, LoginEvent::Locked) => {
+            Ok((LoginState::Credentials { notice: Some(Notice::Locked) }, vec![]))
+        }
         (LoginState::RequiredActions { user_id, amr, remember_me, pending }, LoginEvent::ActionDone(done))
             if pending.first() == Some(&done) =>
         {
@@ -178,9 +191,10 @@ pub fn step(state: &LoginState, event: LoginEvent) -> Result<(LoginState, Vec<Ef
             let effects = if matches!(next, LoginState::Complete { .. }) { vec![Effect::StartSession] } else { vec![] };
             Ok((next, effects))
         }
-        (LoginState::RequiredActions { user_id, pending, .. }, LoginEvent::Declined(RequiredAction::TermsAndConditions))
-            if pending.first() == Some(&RequiredAction::TermsAndConditions) =>
-        {
+        (
+            LoginState::RequiredActions { user_id, pending, .. },
+            LoginEvent::Declined(RequiredAction::TermsAndConditions),
+        ) if pending.first() == Some(&RequiredAction::TermsAndConditions) => {
             Ok((LoginState::Denied { user_id: user_id.clone() }, vec![]))
         }
         _ => Err(InvalidTransition),
@@ -195,7 +209,11 @@ mod tests {
     fn events() -> Vec<LoginEvent> {
         vec![
             LoginEvent::PasswordVerified { user_id: "u".into(), remember_me: true, pending: vec![] },
-            LoginEvent::PasswordVerified { user_id: "u".into(), remember_me: false, pending: vec![VerifyEmail, UpdatePassword] },
+            LoginEvent::PasswordVerified {
+                user_id: "u".into(),
+                remember_me: false,
+                pending: vec![VerifyEmail, UpdatePassword],
+            },
             LoginEvent::PasswordRejected,
             LoginEvent::Locked,
             LoginEvent::ActionDone(UpdatePassword),
@@ -211,9 +229,24 @@ mod tests {
             LoginState::start(false),
             LoginState::start(true),
             LoginState::Credentials { notice: Some(Notice::InvalidCredentials) },
-            LoginState::RequiredActions { user_id: "u".into(), amr: vec!["pwd".into()], remember_me: false, pending: vec![UpdatePassword, VerifyEmail] },
-            LoginState::RequiredActions { user_id: "u".into(), amr: vec!["pwd".into()], remember_me: true, pending: vec![VerifyEmail] },
-            LoginState::RequiredActions { user_id: "u".into(), amr: vec!["pwd".into()], remember_me: false, pending: vec![TermsAndConditions, UpdatePassword] },
+            LoginState::RequiredActions {
+                user_id: "u".into(),
+                amr: vec!["pwd".into()],
+                remember_me: false,
+                pending: vec![UpdatePassword, VerifyEmail],
+            },
+            LoginState::RequiredActions {
+                user_id: "u".into(),
+                amr: vec!["pwd".into()],
+                remember_me: true,
+                pending: vec![VerifyEmail],
+            },
+            LoginState::RequiredActions {
+                user_id: "u".into(),
+                amr: vec!["pwd".into()],
+                remember_me: false,
+                pending: vec![TermsAndConditions, UpdatePassword],
+            },
             LoginState::Complete { user_id: "u".into(), amr: vec!["pwd".into()], remember_me: false },
             LoginState::Denied { user_id: "u".into() },
         ]
@@ -229,22 +262,42 @@ mod tests {
                     (LoginState::Credentials { .. }, LoginEvent::PasswordVerified { pending, .. }, Ok((next, fx))) => {
                         assert_eq!(fx.first(), Some(&Effect::ClearFailures));
                         if pending.is_empty() {
-                            assert!(matches!(next, LoginState::Complete { ref amr, remember_me: true, .. } if amr == &vec!["pwd".to_string()]));
+                            assert!(
+                                matches!(next, LoginState::Complete { ref amr, remember_me: true, .. } if amr == &vec!["pwd".to_string()])
+                            );
                             assert_eq!(fx, vec![Effect::ClearFailures, Effect::StartSession]);
                         } else {
                             // Order is SPEC §4's, whatever order the user record listed.
-                            assert!(matches!(next, LoginState::RequiredActions { ref pending, .. } if pending == &vec![UpdatePassword, VerifyEmail]));
+                            assert!(
+                                matches!(next, LoginState::RequiredActions { ref pending, .. } if pending == &vec![UpdatePassword, VerifyEmail])
+                            );
                             assert_eq!(fx, vec![Effect::ClearFailures]);
                         }
                     }
-                    (LoginState::Credentials { .. }, LoginEvent::PasswordRejected, Ok((LoginState::Credentials { notice: Some(Notice::InvalidCredentials) }, fx))) => {
+                    (
+                        LoginState::Credentials { .. },
+                        LoginEvent::PasswordRejected,
+                        Ok((LoginState::Credentials { notice: Some(Notice::InvalidCredentials) }, fx)),
+                    ) => {
                         assert_eq!(fx, vec![Effect::RecordFailure]);
                     }
-                    (LoginState::Credentials { .. }, LoginEvent::Locked, Ok((LoginState::Credentials { notice: Some(Notice::Locked) }, fx))) => {
+                    (
+                        LoginState::Credentials { .. },
+                        LoginEvent::Locked,
+                        Ok((LoginState::Credentials { notice: Some(Notice::Locked) }, fx)),
+                    ) => {
                         assert!(fx.is_empty());
                     }
-                    (LoginState::Credentials { .. }, LoginEvent::ActionDone(_) | LoginEvent::Declined(_), Err(InvalidTransition)) => {}
-                    (LoginState::RequiredActions { pending, .. }, LoginEvent::Declined(a), Ok((LoginState::Denied { .. }, fx))) => {
+                    (
+                        LoginState::Credentials { .. },
+                        LoginEvent::ActionDone(_) | LoginEvent::Declined(_),
+                        Err(InvalidTransition),
+                    ) => {}
+                    (
+                        LoginState::RequiredActions { pending, .. },
+                        LoginEvent::Declined(a),
+                        Ok((LoginState::Denied { .. }, fx)),
+                    ) => {
                         assert_eq!(*a, TermsAndConditions, "only the terms can be declined");
                         assert_eq!(pending.first(), Some(&TermsAndConditions));
                         assert!(fx.is_empty());
@@ -258,14 +311,24 @@ mod tests {
                             assert!(matches!(next, LoginState::Complete { .. }));
                             assert_eq!(fx, vec![Effect::StartSession]);
                         } else {
-                            assert!(matches!(next, LoginState::RequiredActions { pending: ref p, .. } if p.as_slice() == &pending[1..]));
+                            assert!(
+                                matches!(next, LoginState::RequiredActions { pending: ref p, .. } if p.as_slice() == &pending[1..])
+                            );
                             assert!(fx.is_empty());
                         }
                     }
-                    (LoginState::RequiredActions { pending, .. }, LoginEvent::ActionDone(a), Err(InvalidTransition)) => {
+                    (
+                        LoginState::RequiredActions { pending, .. },
+                        LoginEvent::ActionDone(a),
+                        Err(InvalidTransition),
+                    ) => {
                         assert_ne!(pending.first(), Some(a));
                     }
-                    (LoginState::RequiredActions { .. }, LoginEvent::PasswordVerified { .. } | LoginEvent::PasswordRejected | LoginEvent::Locked, Err(InvalidTransition)) => {}
+                    (
+                        LoginState::RequiredActions { .. },
+                        LoginEvent::PasswordVerified { .. } | LoginEvent::PasswordRejected | LoginEvent::Locked,
+                        Err(InvalidTransition),
+                    ) => {}
                     (LoginState::Complete { .. } | LoginState::Denied { .. }, _, Err(InvalidTransition)) => {}
                     (s, e, r) => unreachable!("unexpected: {s:?} + {e:?} -> {r:?}"),
                 }
@@ -275,7 +338,15 @@ mod tests {
 
     #[test]
     fn complete_only_after_password_and_every_action() {
-        let (s, _) = step(&LoginState::start(false), LoginEvent::PasswordVerified { user_id: "u".into(), remember_me: false, pending: vec![VerifyEmail, UpdatePassword] }).unwrap_or((LoginState::start(false), vec![]));
+        let (s, _) = step(
+            &LoginState::start(false),
+            LoginEvent::PasswordVerified {
+                user_id: "u".into(),
+                remember_me: false,
+                pending: vec![VerifyEmail, UpdatePassword],
+            },
+        )
+        .unwrap_or((LoginState::start(false), vec![]));
         assert_eq!(s.page(), Page::Action(UpdatePassword));
         // Skipping ahead to the e-mail step is refused.
         assert!(step(&s, LoginEvent::ActionDone(VerifyEmail)).is_err());
@@ -294,7 +365,16 @@ mod tests {
             assert_eq!(RequiredAction::parse(a.as_str()), Some(a));
         }
         // The enum order is SPEC §4's order.
-        assert_eq!(RequiredAction::ordered([VerifyEmail, ChooseUserIdAndMfa, VerifyBirthdate, UpdatePassword, TermsAndConditions]), RequiredAction::ALL.to_vec());
+        assert_eq!(
+            RequiredAction::ordered([
+                VerifyEmail,
+                ChooseUserIdAndMfa,
+                VerifyBirthdate,
+                UpdatePassword,
+                TermsAndConditions
+            ]),
+            RequiredAction::ALL.to_vec()
+        );
         for s in states() {
             let j = serde_json::to_string(&s).unwrap_or_default();
             assert_eq!(serde_json::from_str::<LoginState>(&j).ok(), Some(s));

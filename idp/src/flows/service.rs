@@ -38,7 +38,10 @@ impl AuthResponse {
     }
 
     pub fn error(issuer: &str, redirect_uri: &str, mode: ResponseMode, state: Option<&str>, e: &OAuthError) -> Self {
-        let mut params = vec![("error".to_string(), e.code.as_str().to_string()), ("error_description".into(), e.description.clone())];
+        let mut params = vec![
+            ("error".to_string(), e.code.as_str().to_string()),
+            ("error_description".into(), e.description.clone()),
+        ];
         if let Some(s) = state {
             params.push(("state".into(), s.to_string()));
         }
@@ -57,7 +60,9 @@ impl AuthResponse {
 pub enum AuthorizeOutcome {
     Respond(AuthResponse),
     /// A login page is needed: the flow cookie token to set.
-    Login { flow_token: String },
+    Login {
+        flow_token: String,
+    },
 }
 
 /// A new SSO session to hand to the browser.
@@ -68,7 +73,12 @@ pub struct NewSession {
 
 /// Starts an authorization: answers at once from a live SSO session when the request allows,
 /// otherwise creates a login flow.
-pub async fn authorize(st: &AppState, realm: &Realm, req: AuthRequest, session_token: Option<String>) -> Result<AuthorizeOutcome> {
+pub async fn authorize(
+    st: &AppState,
+    realm: &Realm,
+    req: AuthRequest,
+    session_token: Option<String>,
+) -> Result<AuthorizeOutcome> {
     let issuer = st.issuer(realm);
     let now = store::now();
     let session = match session_token {
@@ -100,7 +110,13 @@ pub async fn authorize(st: &AppState, realm: &Realm, req: AuthRequest, session_t
     }
     if req.prompt_none() {
         let e = OAuthError::new(OAuthCode::LoginRequired, "the member is not signed in");
-        return Ok(AuthorizeOutcome::Respond(AuthResponse::error(&issuer, &req.redirect_uri, req.response_mode, req.state.as_deref(), &e)));
+        return Ok(AuthorizeOutcome::Respond(AuthResponse::error(
+            &issuer,
+            &req.redirect_uri,
+            req.response_mode,
+            req.state.as_deref(),
+            &e,
+        )));
     }
     // 「続行する際には再度認証してください。」 only when the member is in fact signed in already.
     let reauth = had_session && (req.prompt_login() || req.max_age.is_some());
@@ -172,7 +188,14 @@ pub type TxWork = Box<dyn FnOnce(&mut AnyConnection, chrono::NaiveDateTime) -> R
 /// Persists `next` for `flow` in one transaction with `work`: a finished flow becomes an SSO
 /// session plus a code for the client; any other state is saved at the version that was read
 /// (a concurrent submit makes this one `Stale`, and `work` is rolled back with it).
-pub async fn advance(st: &AppState, realm: &Realm, flow: Flow, next: LoginState, work: TxWork, ip: Option<String>) -> Result<SubmitOutcome> {
+pub async fn advance(
+    st: &AppState,
+    realm: &Realm,
+    flow: Flow,
+    next: LoginState,
+    work: TxWork,
+    ip: Option<String>,
+) -> Result<SubmitOutcome> {
     // Ending another member's session (below) signs logout tokens: load the keys outside the
     // transaction, and only when that can happen.
     let keys = match (&next, &flow.browser_session) {
@@ -192,14 +215,17 @@ pub async fn advance(st: &AppState, realm: &Realm, flow: Flow, next: LoginState,
                 work(c, now)?;
                 if let LoginState::Denied { user_id } = &next2 {
                     store::flows::finish(c, &flow2.id, flow2.version)?;
-                    store::audit::record(c, store::audit::Event {
-                        realm_id: Some(&realm2.id),
-                        kind: "terms_declined",
-                        user_id: Some(user_id),
-                        client_id: Some(&flow2.request.client_id),
-                        ip: ip.as_deref(),
-                        ..Default::default()
-                    })?;
+                    store::audit::record(
+                        c,
+                        store::audit::Event {
+                            realm_id: Some(&realm2.id),
+                            kind: "terms_declined",
+                            user_id: Some(user_id),
+                            client_id: Some(&flow2.request.client_id),
+                            ip: ip.as_deref(),
+                            ..Default::default()
+                        },
+                    )?;
                     return Ok(Some(Finished::Denied));
                 }
                 let LoginState::Complete { user_id, amr, remember_me } = &next2 else {
@@ -215,15 +241,25 @@ pub async fn advance(st: &AppState, realm: &Realm, flow: Flow, next: LoginState,
                     // Re-authentication (prompt=login, max_age): the same session, a fresh auth_time,
                     // so that logout still ends everything issued before.
                     Some(s) if &s.user_id == user_id => {
-                        let (_, fresh) = session::new_session(&realm2, user_id, amr, *remember_me || s.remember_me, now);
-                        let updated = store::sessions::SessionRow { id: s.id.clone(), sid: s.sid.clone(), created_at: s.created_at, ..fresh };
+                        let (_, fresh) =
+                            session::new_session(&realm2, user_id, amr, *remember_me || s.remember_me, now);
+                        let updated = store::sessions::SessionRow {
+                            id: s.id.clone(),
+                            sid: s.sid.clone(),
+                            created_at: s.created_at,
+                            ..fresh
+                        };
                         store::sessions::reauthenticate(c, &updated)?;
                         (None, updated)
                     }
                     other => {
                         if let (Some(old), Some(keys)) = (other, keys.as_ref()) {
                             // Another member signs in on this browser: the previous member's session ends.
-                            let signer = crate::oidc::tokens::Signer { issuer: &issuer_tx, keys, settings: &realm2.settings.tokens };
+                            let signer = crate::oidc::tokens::Signer {
+                                issuer: &issuer_tx,
+                                keys,
+                                settings: &realm2.settings.tokens,
+                            };
                             session::end_session(c, &signer, &old, now)?;
                         }
                         let (token, row) = session::new_session(&realm2, user_id, amr, *remember_me, now);
@@ -232,14 +268,17 @@ pub async fn advance(st: &AppState, realm: &Realm, flow: Flow, next: LoginState,
                     }
                 };
                 let code = issue_code(c, &realm2, &flow2.request, &session_row, now)?;
-                store::audit::record(c, store::audit::Event {
-                    realm_id: Some(&realm2.id),
-                    kind: "login",
-                    user_id: Some(user_id),
-                    client_id: Some(&flow2.request.client_id),
-                    ip: ip.as_deref(),
-                    detail: serde_json::json!({ "amr": amr, "reauthentication": cookie.is_none() }),
-                })?;
+                store::audit::record(
+                    c,
+                    store::audit::Event {
+                        realm_id: Some(&realm2.id),
+                        kind: "login",
+                        user_id: Some(user_id),
+                        client_id: Some(&flow2.request.client_id),
+                        ip: ip.as_deref(),
+                        detail: serde_json::json!({ "amr": amr, "reauthentication": cookie.is_none() }),
+                    },
+                )?;
                 Ok(Some(Finished::Code(cookie, code)))
             })
         })
@@ -250,11 +289,14 @@ pub async fn advance(st: &AppState, realm: &Realm, flow: Flow, next: LoginState,
         Ok(Some(Finished::Denied)) => {
             let e = OAuthError::new(OAuthCode::AccessDenied, "the member declined the terms of use");
             let req = &flow.request;
-            Ok(SubmitOutcome::Denied { response: AuthResponse::error(&issuer, &req.redirect_uri, req.response_mode, req.state.as_deref(), &e) })
+            Ok(SubmitOutcome::Denied {
+                response: AuthResponse::error(&issuer, &req.redirect_uri, req.response_mode, req.state.as_deref(), &e),
+            })
         }
         Ok(Some(Finished::Code(cookie, code))) => Ok(SubmitOutcome::Done {
             response: AuthResponse::success(&st.issuer(realm), &flow.request, code),
-            session: cookie.map(|(token, remember)| NewSession { token, max_age: session::cookie_max_age(realm, remember) }),
+            session: cookie
+                .map(|(token, remember)| NewSession { token, max_age: session::cookie_max_age(realm, remember) }),
         }),
         Ok(None) => Ok(SubmitOutcome::Page(Flow { state: next, version: flow.version + 1, ..flow })),
     }
@@ -325,7 +367,11 @@ pub async fn submit_credentials(
                     if let (true, Some(old)) = (needs_rehash, stored_copy) {
                         rehash_later(st, profile, u.id.clone(), old, password);
                     }
-                    LoginEvent::PasswordVerified { user_id: u.id.clone(), remember_me, pending: pending_actions(u, terms) }
+                    LoginEvent::PasswordVerified {
+                        user_id: u.id.clone(),
+                        remember_me,
+                        pending: pending_actions(u, terms),
+                    }
                 }
                 None => LoginEvent::PasswordRejected,
             },
@@ -345,14 +391,17 @@ pub async fn submit_credentials(
                     let rec = store::failures::get(c, &realm_id, &key)?;
                     let updated = brute_force::after_failure(rec.as_ref(), &bf, now);
                     store::failures::put(c, &realm_id, &key, &updated)?;
-                    store::audit::record(c, store::audit::Event {
-                        realm_id: Some(&realm_id),
-                        kind: "login_failed",
-                        user_id: user_id.as_deref(),
-                        client_id: Some(&client_id),
-                        ip: ip2.as_deref(),
-                        detail: serde_json::json!({ "locked": updated.locked_until.is_some() }),
-                    })?;
+                    store::audit::record(
+                        c,
+                        store::audit::Event {
+                            realm_id: Some(&realm_id),
+                            kind: "login_failed",
+                            user_id: user_id.as_deref(),
+                            client_id: Some(&client_id),
+                            ip: ip2.as_deref(),
+                            detail: serde_json::json!({ "locked": updated.locked_until.is_some() }),
+                        },
+                    )?;
                 }
                 Effect::ClearFailures => store::failures::clear(c, &realm_id, &key)?,
                 Effect::StartSession => {}
@@ -378,7 +427,13 @@ fn rehash_later(st: &AppState, profile: HashProfile, user_id: String, old: Strin
 }
 
 /// Writes a grant and its authorization code; returns the code (only its hash is stored).
-pub fn issue_code(c: &mut AnyConnection, realm: &Realm, req: &AuthRequest, session: &SessionRow, now: chrono::NaiveDateTime) -> Result<String, StoreError> {
+pub fn issue_code(
+    c: &mut AnyConnection,
+    realm: &Realm,
+    req: &AuthRequest,
+    session: &SessionRow,
+    now: chrono::NaiveDateTime,
+) -> Result<String, StoreError> {
     let code = kenpo_shared::crypto::random_token(32);
     let grant = GrantRow {
         id: store::new_id(),

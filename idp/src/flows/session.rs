@@ -12,7 +12,13 @@ pub const SESSION_COOKIE: &str = "KENPO_SESSION";
 pub const FLOW_COOKIE: &str = "KENPO_FLOW";
 
 /// A new session row and the cookie token that finds it.
-pub fn new_session(realm: &Realm, user_id: &str, amr: &[String], remember_me: bool, now: NaiveDateTime) -> (String, SessionRow) {
+pub fn new_session(
+    realm: &Realm,
+    user_id: &str,
+    amr: &[String],
+    remember_me: bool,
+    now: NaiveDateTime,
+) -> (String, SessionRow) {
     let token = kenpo_shared::crypto::random_token(32);
     let row = SessionRow {
         id: kenpo_shared::crypto::token_hash(&token),
@@ -48,7 +54,12 @@ pub fn cookie_max_age(realm: &Realm, remember_me: bool) -> Option<i64> {
 
 /// Ends a session in one transaction: its grants are revoked, each client that registered a
 /// back-channel URI gets a signed logout token queued for delivery, and the row is deleted.
-pub fn end_session(c: &mut AnyConnection, signer: &Signer<'_>, session: &SessionRow, now: NaiveDateTime) -> Result<usize, StoreError> {
+pub fn end_session(
+    c: &mut AnyConnection,
+    signer: &Signer<'_>,
+    session: &SessionRow,
+    now: NaiveDateTime,
+) -> Result<usize, StoreError> {
     let targets = store::sessions::backchannel_targets(c, &session.id)?;
     let mut queued = 0;
     for (client_pk, _client_id, uri) in &targets {
@@ -63,12 +74,15 @@ pub fn end_session(c: &mut AnyConnection, signer: &Signer<'_>, session: &Session
     }
     store::grants::revoke_for_session(c, &session.id, now)?;
     store::sessions::delete(c, &session.id)?;
-    store::audit::record(c, store::audit::Event {
-        realm_id: Some(&session.realm_id),
-        kind: "logout",
-        user_id: Some(&session.user_id),
-        detail: serde_json::json!({ "sid": session.sid, "backchannel": queued }),
-        ..Default::default()
-    })?;
+    store::audit::record(
+        c,
+        store::audit::Event {
+            realm_id: Some(&session.realm_id),
+            kind: "logout",
+            user_id: Some(&session.user_id),
+            detail: serde_json::json!({ "sid": session.sid, "backchannel": queued }),
+            ..Default::default()
+        },
+    )?;
     Ok(queued)
 }

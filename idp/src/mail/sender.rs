@@ -38,7 +38,8 @@ impl Transport {
         };
         let mut builder = builder.port(c.smtp_port).timeout(Some(Duration::from_secs(15)));
         if !c.smtp_username.is_empty() {
-            builder = builder.credentials(Credentials::new(c.smtp_username.clone(), c.smtp_password.expose().to_string()));
+            builder =
+                builder.credentials(Credentials::new(c.smtp_username.clone(), c.smtp_password.expose().to_string()));
         }
         Ok(Transport::Smtp(builder.build()))
     }

@@ -96,10 +96,11 @@ pub fn validate(
     if params.contains_key("request_uri") {
         return Err(fail(OAuthCode::RequestUriNotSupported, "request_uri is not supported"));
     }
-    if let Some(m) = params.get("response_mode") {
-        if m != "query" && m != "form_post" {
-            return Err(fail(OAuthCode::InvalidRequest, "unsupported response_mode"));
-        }
+    if let Some(m) = params.get("response_mode")
+        && m != "query"
+        && m != "form_post"
+    {
+        return Err(fail(OAuthCode::InvalidRequest, "unsupported response_mode"));
     }
     match params.get("response_type").map(String::as_str) {
         Some("code") => {}
@@ -109,7 +110,8 @@ pub fn validate(
     if !client.allows_grant("authorization_code") {
         return Err(fail(OAuthCode::UnauthorizedClient, "client may not use the authorization code flow"));
     }
-    let scope: Vec<String> = params.get("scope").map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
+    let scope: Vec<String> =
+        params.get("scope").map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
     if !scope.iter().any(|s| s == "openid") {
         return Err(fail(OAuthCode::InvalidScope, "scope must include openid"));
     }
@@ -119,8 +121,8 @@ pub fn validate(
         (Some(ch), Some("S256") | None) => {
             // RFC 7636 §4.2: 43-128 characters of the unreserved set. We accept only S256:
             // "plain" gives no protection when the code leaks.
-            let ok = (43..=128).contains(&ch.len())
-                && ch.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c));
+            let ok =
+                (43..=128).contains(&ch.len()) && ch.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c));
             if !ok {
                 return Err(fail(OAuthCode::InvalidRequest, "code_challenge is malformed"));
             }
@@ -136,7 +138,8 @@ pub fn validate(
             }
         }
     }
-    let prompt: Vec<String> = params.get("prompt").map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
+    let prompt: Vec<String> =
+        params.get("prompt").map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
     if prompt.iter().any(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account")) {
         return Err(fail(OAuthCode::InvalidRequest, "unknown prompt value"));
     }
@@ -144,7 +147,12 @@ pub fn validate(
         return Err(fail(OAuthCode::InvalidRequest, "prompt=none cannot be combined"));
     }
     let max_age = match params.get("max_age") {
-        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| fail(OAuthCode::InvalidRequest, "max_age must be a non-negative integer"))?),
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| fail(OAuthCode::InvalidRequest, "max_age must be a non-negative integer"))?,
+        ),
         None => None,
     };
     Ok(AuthRequest {
@@ -196,14 +204,25 @@ mod tests {
 
     #[test]
     fn valid_request_parses() {
-        let p = params(&[("client_id", "portal"), ("redirect_uri", "https://rp.example/cb"), ("response_type", "code"), ("scope", "openid email"), ("state", "s"), ("nonce", "n"), ("code_challenge", CH), ("code_challenge_method", "S256"), ("max_age", "60")]);
+        let p = params(&[
+            ("client_id", "portal"),
+            ("redirect_uri", "https://rp.example/cb"),
+            ("response_type", "code"),
+            ("scope", "openid email"),
+            ("state", "s"),
+            ("nonce", "n"),
+            ("code_challenge", CH),
+            ("code_challenge_method", "S256"),
+            ("max_age", "60"),
+        ]);
         let r = validate(&p, Some(&client(true)), false);
         assert!(matches!(r, Ok(ref a) if a.max_age == Some(60) && a.scope.len() == 2));
     }
 
     #[test]
     fn client_and_redirect_problems_are_pages() {
-        let p = params(&[("client_id", "portal"), ("redirect_uri", "https://evil.example/cb"), ("response_type", "code")]);
+        let p =
+            params(&[("client_id", "portal"), ("redirect_uri", "https://evil.example/cb"), ("response_type", "code")]);
         assert_eq!(validate(&p, Some(&client(false)), false), Err(AuthorizeError::Page("error.redirect_uri_invalid")));
         // Prefix and case variations are not exact matches.
         let p = params(&[("redirect_uri", "https://rp.example/cb/x")]);
@@ -220,9 +239,31 @@ mod tests {
             (vec![("response_type", "token"), ("scope", "openid")], OAuthCode::UnsupportedResponseType, false),
             (vec![("response_type", "code"), ("scope", "email")], OAuthCode::InvalidScope, false),
             (vec![("response_type", "code"), ("scope", "openid")], OAuthCode::InvalidRequest, true),
-            (vec![("response_type", "code"), ("scope", "openid"), ("code_challenge", CH), ("code_challenge_method", "plain")], OAuthCode::InvalidRequest, true),
-            (vec![("response_type", "code"), ("scope", "openid"), ("code_challenge", "short"), ("code_challenge_method", "S256")], OAuthCode::InvalidRequest, true),
-            (vec![("response_type", "code"), ("scope", "openid"), ("prompt", "none login")], OAuthCode::InvalidRequest, false),
+            (
+                vec![
+                    ("response_type", "code"),
+                    ("scope", "openid"),
+                    ("code_challenge", CH),
+                    ("code_challenge_method", "plain"),
+                ],
+                OAuthCode::InvalidRequest,
+                true,
+            ),
+            (
+                vec![
+                    ("response_type", "code"),
+                    ("scope", "openid"),
+                    ("code_challenge", "short"),
+                    ("code_challenge_method", "S256"),
+                ],
+                OAuthCode::InvalidRequest,
+                true,
+            ),
+            (
+                vec![("response_type", "code"), ("scope", "openid"), ("prompt", "none login")],
+                OAuthCode::InvalidRequest,
+                false,
+            ),
             (vec![("response_type", "code"), ("scope", "openid"), ("max_age", "-1")], OAuthCode::InvalidRequest, false),
         ];
         for (extra, code, public) in cases {
@@ -240,7 +281,12 @@ mod tests {
 
     #[test]
     fn pkce_optional_for_confidential_unless_required() {
-        let p = params(&[("client_id", "portal"), ("redirect_uri", "https://rp.example/cb"), ("response_type", "code"), ("scope", "openid")]);
+        let p = params(&[
+            ("client_id", "portal"),
+            ("redirect_uri", "https://rp.example/cb"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+        ]);
         assert!(validate(&p, Some(&client(false)), false).is_ok());
         assert!(validate(&p, Some(&client(false)), true).is_err());
     }

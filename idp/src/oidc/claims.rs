@@ -10,10 +10,29 @@ use crate::store::users::UserRow;
 pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "insurance", "offline_access"];
 
 pub const SUPPORTED_CLAIMS: &[&str] = &[
-    "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
-    "preferred_username", "name", "family_name", "given_name", "family_name#ja-Kana-JP",
-    "given_name#ja-Kana-JP", "birthdate", "email", "email_verified", "insurer_number",
-    "card_symbol", "card_number",
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "sid",
+    "preferred_username",
+    "name",
+    "family_name",
+    "given_name",
+    "family_name#ja-Kana-JP",
+    "given_name#ja-Kana-JP",
+    "birthdate",
+    "email",
+    "email_verified",
+    "insurer_number",
+    "card_symbol",
+    "card_number",
 ];
 
 /// The granted scopes: the requested ones we support, in request order, without duplicates.
@@ -68,14 +87,28 @@ mod tests {
     fn user() -> UserRow {
         let t = chrono::NaiveDateTime::default();
         UserRow {
-            id: "u1".into(), realm_id: "r".into(), username: "kenpo001".into(),
-            email: Some("t@example.jp".into()), email_verified: true,
-            family_name: Some("健保".into()), given_name: Some("太郎".into()),
-            family_kana: Some("ケンポ".into()), given_kana: Some("タロウ".into()),
-            birthdate: Some("1979-08-22".into()), insurer_number: Some("06123456".into()),
-            card_symbol: Some("12-3".into()), card_number: Some("456".into()), relationship: None,
-            password_hash: None, password_changed_at: None, temporary_password: false,
-            status: "active".into(), required_actions: "[]".into(), created_at: t, updated_at: t, mfa_choice: None,
+            id: "u1".into(),
+            realm_id: "r".into(),
+            username: "kenpo001".into(),
+            email: Some("t@example.jp".into()),
+            email_verified: true,
+            family_name: Some("健保".into()),
+            given_name: Some("太郎".into()),
+            family_kana: Some("ケンポ".into()),
+            given_kana: Some("タロウ".into()),
+            birthdate: Some("1979-08-22".into()),
+            insurer_number: Some("06123456".into()),
+            card_symbol: Some("12-3".into()),
+            card_number: Some("456".into()),
+            relationship: None,
+            password_hash: None,
+            password_changed_at: None,
+            temporary_password: false,
+            status: "active".into(),
+            required_actions: "[]".into(),
+            created_at: t,
+            updated_at: t,
+            mfa_choice: None,
         }
     }
 
@@ -84,7 +117,10 @@ mod tests {
         let only_openid = user_claims(&user(), &["openid".into()]);
         assert_eq!(only_openid.len(), 2);
         assert!(!only_openid.contains_key("email"));
-        let all = user_claims(&user(), &granted_scopes(&["openid".into(), "profile".into(), "email".into(), "insurance".into()]));
+        let all = user_claims(
+            &user(),
+            &granted_scopes(&["openid".into(), "profile".into(), "email".into(), "insurance".into()]),
+        );
         assert_eq!(all["name"], "健保 太郎");
         assert_eq!(all["family_name#ja-Kana-JP"], "ケンポ");
         assert_eq!(all["email_verified"], true);

@@ -47,7 +47,8 @@ fn presented(params: &HashMap<String, String>, authorization: Option<&str>) -> R
         let raw = String::from_utf8(raw).map_err(|_| bad())?;
         let (id, secret) = raw.split_once(':').ok_or_else(bad)?;
         // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-        let dec = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+        let dec =
+            |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
         methods.push(Presented::Basic { id: dec(id).ok_or_else(bad)?, secret: dec(secret).ok_or_else(bad)? });
     }
     if let Some(secret) = params.get("client_secret") {
@@ -91,10 +92,13 @@ pub async fn authenticate(
     }
     let client = st.client(&realm.id, &client_id).await?.ok_or_else(OAuthError::invalid_client)?;
     let ok = match (&p, client.auth_method) {
-        (Presented::Basic { secret, .. } | Presented::Post { secret, .. }, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost) => {
-            secret_matches(&client, secret)
+        (
+            Presented::Basic { secret, .. } | Presented::Post { secret, .. },
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost,
+        ) => secret_matches(&client, secret),
+        (Presented::Assertion { jwt, .. }, AuthMethod::PrivateKeyJwt) => {
+            verify_assertion(st, realm, &client, jwt).await?
         }
-        (Presented::Assertion { jwt, .. }, AuthMethod::PrivateKeyJwt) => verify_assertion(st, realm, &client, jwt).await?,
         (Presented::Public { .. }, AuthMethod::None) => client.public,
         _ => false,
     };
@@ -112,7 +116,9 @@ async fn verify_assertion(st: &AppState, realm: &Realm, client: &Client, jwt: &s
     let s = |k: &str| claims.get(k).and_then(|v| v.as_str());
     let aud_ok = match claims.get("aud") {
         Some(serde_json::Value::String(a)) => a == &issuer || a == &token_endpoint,
-        Some(serde_json::Value::Array(list)) => list.iter().any(|a| a.as_str().is_some_and(|a| a == issuer || a == token_endpoint)),
+        Some(serde_json::Value::Array(list)) => {
+            list.iter().any(|a| a.as_str().is_some_and(|a| a == issuer || a == token_endpoint))
+        }
         _ => false,
     };
     let now = chrono::Utc::now().timestamp();
@@ -128,7 +134,9 @@ async fn verify_assertion(st: &AppState, realm: &Realm, client: &Client, jwt: &s
         return Ok(false);
     };
     let jti_hash = kenpo_shared::crypto::token_hash(&format!("{}\0{jti}", client.id));
-    let until = chrono::DateTime::from_timestamp(exp.unwrap_or(now) + 60, 0).map(|d| d.naive_utc()).unwrap_or_else(crate::store::now);
+    let until = chrono::DateTime::from_timestamp(exp.unwrap_or(now) + 60, 0)
+        .map(|d| d.naive_utc())
+        .unwrap_or_else(crate::store::now);
     let first_use = st.store.run(move |c| crate::store::maintenance::use_assertion(c, &jti_hash, until)).await?;
     Ok(first_use)
 }

@@ -27,11 +27,13 @@ pub async fn introspect(
         let now = store::now();
         let grant = st.store.run(move |c| store::grants::refresh_grant(c, &hash, now)).await?;
         let Some(g) = grant.filter(|g| g.revoked_at.is_none()) else { return Ok(inactive) };
-        let client = st.store.run({
-            let id = g.client_id.clone();
-            move |c| store::clients::find_by_id(c, &id)
-        })
-        .await?;
+        let client = st
+            .store
+            .run({
+                let id = g.client_id.clone();
+                move |c| store::clients::find_by_id(c, &id)
+            })
+            .await?;
         return Ok(json!({
             "active": true, "token_type": "Refresh", "scope": g.scope,
             "client_id": client.map(|c| c.client_id), "sub": g.user_id, "sid": g.sid,
@@ -80,10 +82,11 @@ pub async fn revoke(
 ) -> Result<(), OAuthError> {
     let client = client_auth::authenticate(st, realm, &params, authorization).await?;
     let token = params.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    if let Some(hint) = params.get("token_type_hint") {
-        if hint != "access_token" && hint != "refresh_token" {
-            return Err(OAuthError::new(OAuthCode::UnsupportedTokenType, "unsupported token_type_hint"));
-        }
+    if let Some(hint) = params.get("token_type_hint")
+        && hint != "access_token"
+        && hint != "refresh_token"
+    {
+        return Err(OAuthError::new(OAuthCode::UnsupportedTokenType, "unsupported token_type_hint"));
     }
     let client_pk = client.id.clone();
     if !token.contains('.') {
@@ -92,10 +95,10 @@ pub async fn revoke(
             .run(move |c| {
                 write_tx(c, |c| {
                     let now = store::now();
-                    if let Some(g) = store::grants::refresh_grant(c, &hash, now)? {
-                        if g.client_id == client_pk {
-                            store::grants::revoke_grant(c, &g.id, now)?;
-                        }
+                    if let Some(g) = store::grants::refresh_grant(c, &hash, now)?
+                        && g.client_id == client_pk
+                    {
+                        store::grants::revoke_grant(c, &g.id, now)?;
                     }
                     Ok(())
                 })

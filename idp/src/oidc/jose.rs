@@ -12,9 +12,8 @@ use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _,
-    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents,
-    UnparsedPublicKey,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _, RSA_PKCS1_2048_8192_SHA256,
+    RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents, UnparsedPublicKey,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -133,10 +132,7 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .finish_non_exhaustive()
+        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
     }
 }
 
@@ -152,13 +148,10 @@ impl SigningKey {
     /// Generates a fresh key: RSA 2048 for RS256, P-256 for ES256.
     pub fn generate(alg: Alg, kid: String) -> Result<SigningKey, JoseError> {
         let inner = match alg {
-            Alg::RS256 => KeyInner::Rsa(
-                RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| JoseError::KeyGen)?,
-            ),
-            Alg::ES256 => KeyInner::Ec(
-                EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
-                    .map_err(|_| JoseError::KeyGen)?,
-            ),
+            Alg::RS256 => KeyInner::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| JoseError::KeyGen)?),
+            Alg::ES256 => {
+                KeyInner::Ec(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(|_| JoseError::KeyGen)?)
+            }
         };
         Self::from_inner(alg, kid, inner)
     }
@@ -166,9 +159,7 @@ impl SigningKey {
     /// Parses an unencrypted PKCS#8 v1 DER private key of the kind `alg` needs.
     pub fn from_pkcs8(alg: Alg, kid: String, der: &[u8]) -> Result<SigningKey, JoseError> {
         let inner = match alg {
-            Alg::RS256 => KeyInner::Rsa(
-                RsaKeyPair::from_pkcs8(der).map_err(|e| JoseError::BadKey(e.to_string()))?,
-            ),
+            Alg::RS256 => KeyInner::Rsa(RsaKeyPair::from_pkcs8(der).map_err(|e| JoseError::BadKey(e.to_string()))?),
             Alg::ES256 => KeyInner::Ec(
                 EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
                     .map_err(|e| JoseError::BadKey(e.to_string()))?,
@@ -194,9 +185,7 @@ impl SigningKey {
                 // RFC 8017 RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
                 let (n, e) = parse_rsa_public_key_der(kp.public_key().as_ref())?;
                 if n.len() < 256 {
-                    return Err(JoseError::BadKey(
-                        "RSA modulus shorter than 2048 bits".into(),
-                    ));
+                    return Err(JoseError::BadKey("RSA modulus shorter than 2048 bits".into()));
                 }
                 jwk.n = Some(b64(n));
                 jwk.e = Some(b64(e));
@@ -207,9 +196,7 @@ impl SigningKey {
                 let (x, y) = match point {
                     [0x04, rest @ ..] if rest.len() == 64 => rest.split_at(32),
                     _ => {
-                        return Err(JoseError::BadKey(
-                            "unexpected EC public key encoding".into(),
-                        ));
+                        return Err(JoseError::BadKey("unexpected EC public key encoding".into()));
                     }
                 };
                 jwk.crv = Some("P-256".to_owned());
@@ -217,12 +204,7 @@ impl SigningKey {
                 jwk.y = Some(b64(y));
             }
         }
-        Ok(SigningKey {
-            kid,
-            alg,
-            inner,
-            jwk,
-        })
+        Ok(SigningKey { kid, alg, inner, jwk })
     }
 
     /// Exports the private key as unencrypted PKCS#8 v1 DER (seal it before storing).
@@ -247,21 +229,11 @@ impl SigningKey {
 
     /// Signs `claims` as a compact JWS with header `{"alg","kid","typ"?}`.
     /// ES256 signatures are in the JOSE fixed `r||s` (64-byte) form.
-    pub fn sign_jwt<T: Serialize>(
-        &self,
-        claims: &T,
-        typ: Option<&str>,
-    ) -> Result<String, JoseError> {
-        let header = serde_json::to_vec(&JwsHeader {
-            alg: self.alg.as_str(),
-            kid: &self.kid,
-            typ,
-        })?;
+    pub fn sign_jwt<T: Serialize>(&self, claims: &T, typ: Option<&str>) -> Result<String, JoseError> {
+        let header = serde_json::to_vec(&JwsHeader { alg: self.alg.as_str(), kid: &self.kid, typ })?;
         let payload = serde_json::to_vec(claims)?;
 
-        let mut out = String::with_capacity(
-            (header.len() + payload.len()) * 4 / 3 + 8 + self.signature_len() * 4 / 3,
-        );
+        let mut out = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 8 + self.signature_len() * 4 / 3);
         URL_SAFE_NO_PAD.encode_string(&header, &mut out);
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
@@ -285,8 +257,7 @@ impl SigningKey {
         match &self.inner {
             KeyInner::Rsa(kp) => {
                 let mut sig = vec![0u8; kp.public_modulus_len()];
-                kp.sign(&RSA_PKCS1_SHA256, &rng, msg, &mut sig)
-                    .map_err(|_| JoseError::Sign)?;
+                kp.sign(&RSA_PKCS1_SHA256, &rng, msg, &mut sig).map_err(|_| JoseError::Sign)?;
                 Ok(sig)
             }
             KeyInner::Ec(kp) => {
@@ -311,9 +282,7 @@ fn der_tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8]), JoseError> {
         }
         let (len_bytes, r) = rest.split_at_checked(n).ok_or_else(bad)?;
         rest = r;
-        len_bytes
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
+        len_bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
     };
     let (content, rest) = rest.split_at_checked(len).ok_or_else(bad)?;
     Ok((tag, content, rest))
@@ -363,21 +332,17 @@ struct Parts<'a> {
 fn split_compact(token: &str) -> Result<Parts<'_>, JoseError> {
     let mut it = token.split('.');
     match (it.next(), it.next(), it.next(), it.next()) {
-        (Some(h), Some(p), Some(s), None) if !h.is_empty() && !p.is_empty() => Ok(Parts {
-            header_b64: h,
-            payload_b64: p,
-            sig_b64: s,
-        }),
+        (Some(h), Some(p), Some(s), None) if !h.is_empty() && !p.is_empty() => {
+            Ok(Parts { header_b64: h, payload_b64: p, sig_b64: s })
+        }
         _ => Err(JoseError::Malformed("not a compact JWS (3 parts)".into())),
     }
 }
 
 fn decode_json_object(part_b64: &str, what: &str) -> Result<serde_json::Value, JoseError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(part_b64)
-        .map_err(|_| JoseError::Malformed(format!("{what}: bad base64url")))?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|_| JoseError::Malformed(format!("{what}: bad JSON")))?;
+    let bytes = URL_SAFE_NO_PAD.decode(part_b64).map_err(|_| JoseError::Malformed(format!("{what}: bad base64url")))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| JoseError::Malformed(format!("{what}: bad JSON")))?;
     if !v.is_object() {
         return Err(JoseError::Malformed(format!("{what}: not a JSON object")));
     }
@@ -409,10 +374,7 @@ fn decode_b64_field(v: Option<&str>) -> Option<Vec<u8>> {
 fn verify_with_jwk(jwk: &Jwk, alg: Alg, msg: &[u8], sig: &[u8]) -> bool {
     match alg {
         Alg::RS256 => {
-            let (Some(n), Some(e)) = (
-                decode_b64_field(jwk.n.as_deref()),
-                decode_b64_field(jwk.e.as_deref()),
-            ) else {
+            let (Some(n), Some(e)) = (decode_b64_field(jwk.n.as_deref()), decode_b64_field(jwk.e.as_deref())) else {
                 return false;
             };
             let n = strip_leading_zeros(&n);
@@ -420,15 +382,10 @@ fn verify_with_jwk(jwk: &Jwk, alg: Alg, msg: &[u8], sig: &[u8]) -> bool {
             if n.is_empty() || e.is_empty() {
                 return false;
             }
-            RsaPublicKeyComponents { n, e }
-                .verify(&RSA_PKCS1_2048_8192_SHA256, msg, sig)
-                .is_ok()
+            RsaPublicKeyComponents { n, e }.verify(&RSA_PKCS1_2048_8192_SHA256, msg, sig).is_ok()
         }
         Alg::ES256 => {
-            let (Some(x), Some(y)) = (
-                decode_b64_field(jwk.x.as_deref()),
-                decode_b64_field(jwk.y.as_deref()),
-            ) else {
+            let (Some(x), Some(y)) = (decode_b64_field(jwk.x.as_deref()), decode_b64_field(jwk.y.as_deref())) else {
                 return false;
             };
             if x.len() != 32 || y.len() != 32 || sig.len() != 64 {
@@ -438,9 +395,7 @@ fn verify_with_jwk(jwk: &Jwk, alg: Alg, msg: &[u8], sig: &[u8]) -> bool {
             point.push(0x04);
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
-            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
-                .verify(msg, sig)
-                .is_ok()
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).verify(msg, sig).is_ok()
         }
     }
 }
@@ -456,10 +411,7 @@ fn verify_with_jwk(jwk: &Jwk, alg: Alg, msg: &[u8], sig: &[u8]) -> bool {
 /// every fitting key is tried.
 ///
 /// Returns `(header, claims)`. Does NOT check `exp`, `aud`, `iss` etc.
-pub fn verify_jwt(
-    token: &str,
-    keys: &[Jwk],
-) -> Result<(serde_json::Value, serde_json::Value), JoseError> {
+pub fn verify_jwt(token: &str, keys: &[Jwk]) -> Result<(serde_json::Value, serde_json::Value), JoseError> {
     let parts = split_compact(token)?;
     let header = decode_json_object(parts.header_b64, "header")?;
 
@@ -477,9 +429,8 @@ pub fn verify_jwt(
         Some(_) => return Err(JoseError::Malformed("header: kid is not a string".into())),
     };
 
-    let sig = URL_SAFE_NO_PAD
-        .decode(parts.sig_b64)
-        .map_err(|_| JoseError::Malformed("signature: bad base64url".into()))?;
+    let sig =
+        URL_SAFE_NO_PAD.decode(parts.sig_b64).map_err(|_| JoseError::Malformed("signature: bad base64url".into()))?;
     if sig.is_empty() {
         return Err(JoseError::BadSignature);
     }
@@ -487,15 +438,8 @@ pub fn verify_jwt(
     let fitting = keys.iter().filter(|k| jwk_fits(k, alg));
     let candidates: Vec<&Jwk> = match header_kid {
         Some(kid) => {
-            let by_kid: Vec<&Jwk> = fitting
-                .clone()
-                .filter(|k| k.kid.as_deref() == Some(kid))
-                .collect();
-            if by_kid.is_empty() {
-                fitting.filter(|k| k.kid.is_none()).collect()
-            } else {
-                by_kid
-            }
+            let by_kid: Vec<&Jwk> = fitting.clone().filter(|k| k.kid.as_deref() == Some(kid)).collect();
+            if by_kid.is_empty() { fitting.filter(|k| k.kid.is_none()).collect() } else { by_kid }
         }
         None => fitting.collect(),
     };
@@ -505,15 +449,9 @@ pub fn verify_jwt(
 
     // Signing input is the ASCII of "<header_b64>.<payload_b64>" exactly as received.
     let signed_len = parts.header_b64.len() + 1 + parts.payload_b64.len();
-    let msg = token
-        .as_bytes()
-        .get(..signed_len)
-        .ok_or_else(|| JoseError::Malformed("token".into()))?;
+    let msg = token.as_bytes().get(..signed_len).ok_or_else(|| JoseError::Malformed("token".into()))?;
 
-    if !candidates
-        .iter()
-        .any(|k| verify_with_jwk(k, alg, msg, &sig))
-    {
+    if !candidates.iter().any(|k| verify_with_jwk(k, alg, msg, &sig)) {
         return Err(JoseError::BadSignature);
     }
 
@@ -552,26 +490,17 @@ impl std::fmt::Debug for SecretBox {
 impl SecretBox {
     pub fn new(master_key: &[u8; 32]) -> Result<SecretBox, JoseError> {
         let unbound = UnboundKey::new(&AES_256_GCM, master_key).map_err(|_| JoseError::Crypto)?;
-        Ok(SecretBox {
-            key: LessSafeKey::new(unbound),
-            rng: SystemRandom::new(),
-        })
+        Ok(SecretBox { key: LessSafeKey::new(unbound), rng: SystemRandom::new() })
     }
 
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, JoseError> {
         let mut nonce_bytes = [0u8; NONCE_LEN];
-        self.rng
-            .fill(&mut nonce_bytes)
-            .map_err(|_| JoseError::Crypto)?;
+        self.rng.fill(&mut nonce_bytes).map_err(|_| JoseError::Crypto)?;
         let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
         out.extend_from_slice(&nonce_bytes);
         let mut in_out = plaintext.to_vec();
         self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce_bytes),
-                Aad::from(aad),
-                &mut in_out,
-            )
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(aad), &mut in_out)
             .map_err(|_| JoseError::Crypto)?;
         out.extend_from_slice(&in_out);
         Ok(out)
@@ -585,11 +514,8 @@ impl SecretBox {
         let (nonce_bytes, ct) = sealed.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce_bytes).map_err(|_| JoseError::Crypto)?;
         let mut in_out = ct.to_vec();
-        let plain_len = self
-            .key
-            .open_in_place(nonce, Aad::from(aad), &mut in_out)
-            .map_err(|_| JoseError::Crypto)?
-            .len();
+        let plain_len =
+            self.key.open_in_place(nonce, Aad::from(aad), &mut in_out).map_err(|_| JoseError::Crypto)?.len();
         in_out.truncate(plain_len);
         Ok(in_out)
     }
@@ -629,8 +555,7 @@ mod tests {
 
     fn jwt_verify_independently(token: &str, jwk: &Jwk, alg: jsonwebtoken::Algorithm) {
         // Via the JWK JSON (their Jwk type) ...
-        let their_jwk: jsonwebtoken::jwk::Jwk =
-            serde_json::from_value(serde_json::to_value(jwk).unwrap()).unwrap();
+        let their_jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(serde_json::to_value(jwk).unwrap()).unwrap();
         let key = jsonwebtoken::DecodingKey::from_jwk(&their_jwk).unwrap();
         let mut v = jsonwebtoken::Validation::new(alg);
         v.set_audience(&["client-1"]);
@@ -640,16 +565,14 @@ mod tests {
         assert_eq!(data.header.kid.as_deref(), jwk.kid.as_deref());
         // ... and via raw components.
         let key2 = match alg {
-            jsonwebtoken::Algorithm::RS256 => jsonwebtoken::DecodingKey::from_rsa_components(
-                jwk.n.as_deref().unwrap(),
-                jwk.e.as_deref().unwrap(),
-            )
-            .unwrap(),
-            jsonwebtoken::Algorithm::ES256 => jsonwebtoken::DecodingKey::from_ec_components(
-                jwk.x.as_deref().unwrap(),
-                jwk.y.as_deref().unwrap(),
-            )
-            .unwrap(),
+            jsonwebtoken::Algorithm::RS256 => {
+                jsonwebtoken::DecodingKey::from_rsa_components(jwk.n.as_deref().unwrap(), jwk.e.as_deref().unwrap())
+                    .unwrap()
+            }
+            jsonwebtoken::Algorithm::ES256 => {
+                jsonwebtoken::DecodingKey::from_ec_components(jwk.x.as_deref().unwrap(), jwk.y.as_deref().unwrap())
+                    .unwrap()
+            }
             other => panic!("unexpected {other:?}"),
         };
         jsonwebtoken::decode::<serde_json::Value>(token, &key2, &v).unwrap();
@@ -682,9 +605,7 @@ mod tests {
         let key = SigningKey::generate(Alg::ES256, "e".into()).unwrap();
         for _ in 0..20 {
             let t = key.sign_jwt(&claims(), None).unwrap();
-            let sig = URL_SAFE_NO_PAD
-                .decode(t.rsplit('.').next().unwrap())
-                .unwrap();
+            let sig = URL_SAFE_NO_PAD.decode(t.rsplit('.').next().unwrap()).unwrap();
             assert_eq!(sig.len(), 64);
         }
     }
@@ -695,9 +616,7 @@ mod tests {
         let a = key.sign_jwt(&claims(), None).unwrap();
         let b = key.sign_jwt(&claims(), None).unwrap();
         assert_eq!(a, b, "PKCS#1 v1.5 is deterministic");
-        let sig = URL_SAFE_NO_PAD
-            .decode(a.rsplit('.').next().unwrap())
-            .unwrap();
+        let sig = URL_SAFE_NO_PAD.decode(a.rsplit('.').next().unwrap()).unwrap();
         assert_eq!(sig.len(), 256);
     }
 
@@ -711,9 +630,7 @@ mod tests {
 
     #[test]
     fn public_jwk_shapes() {
-        let r = SigningKey::generate(Alg::RS256, "r1".into())
-            .unwrap()
-            .public_jwk();
+        let r = SigningKey::generate(Alg::RS256, "r1".into()).unwrap().public_jwk();
         let v = serde_json::to_value(&r).unwrap();
         let obj = v.as_object().unwrap();
         let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
@@ -723,17 +640,9 @@ mod tests {
         assert_eq!(v["alg"], "RS256");
         assert_eq!(v["use"], "sig");
         assert_eq!(v["e"], "AQAB");
-        assert_eq!(
-            URL_SAFE_NO_PAD
-                .decode(r.n.as_deref().unwrap())
-                .unwrap()
-                .len(),
-            256
-        );
+        assert_eq!(URL_SAFE_NO_PAD.decode(r.n.as_deref().unwrap()).unwrap().len(), 256);
 
-        let e = SigningKey::generate(Alg::ES256, "e1".into())
-            .unwrap()
-            .public_jwk();
+        let e = SigningKey::generate(Alg::ES256, "e1".into()).unwrap().public_jwk();
         let v = serde_json::to_value(&e).unwrap();
         let obj = v.as_object().unwrap();
         let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
@@ -742,31 +651,16 @@ mod tests {
         assert_eq!(v["kty"], "EC");
         assert_eq!(v["crv"], "P-256");
         assert_eq!(v["alg"], "ES256");
-        assert_eq!(
-            URL_SAFE_NO_PAD
-                .decode(e.x.as_deref().unwrap())
-                .unwrap()
-                .len(),
-            32
-        );
-        assert_eq!(
-            URL_SAFE_NO_PAD
-                .decode(e.y.as_deref().unwrap())
-                .unwrap()
-                .len(),
-            32
-        );
+        assert_eq!(URL_SAFE_NO_PAD.decode(e.x.as_deref().unwrap()).unwrap().len(), 32);
+        assert_eq!(URL_SAFE_NO_PAD.decode(e.y.as_deref().unwrap()).unwrap().len(), 32);
 
         // JwkSet round trip, unknown members ignored.
-        let set = JwkSet {
-            keys: vec![r.clone(), e.clone()],
-        };
+        let set = JwkSet { keys: vec![r.clone(), e.clone()] };
         let s = serde_json::to_string(&set).unwrap();
         let back: JwkSet = serde_json::from_str(&s).unwrap();
         assert_eq!(back.keys, vec![r, e]);
         let with_extra: Jwk =
-            serde_json::from_value(json!({"kty":"EC","crv":"P-256","x":"a","y":"b","x5c":["zz"]}))
-                .unwrap();
+            serde_json::from_value(json!({"kty":"EC","crv":"P-256","x":"a","y":"b","x5c":["zz"]})).unwrap();
         assert_eq!(with_extra.kid, None);
     }
 
@@ -790,26 +684,11 @@ mod tests {
 
     #[test]
     fn from_pkcs8_rejects_wrong_kind_and_garbage() {
-        let rsa_der = SigningKey::generate(Alg::RS256, "r".into())
-            .unwrap()
-            .to_pkcs8()
-            .unwrap();
-        let ec_der = SigningKey::generate(Alg::ES256, "e".into())
-            .unwrap()
-            .to_pkcs8()
-            .unwrap();
-        assert!(matches!(
-            SigningKey::from_pkcs8(Alg::ES256, "x".into(), &rsa_der),
-            Err(JoseError::BadKey(_))
-        ));
-        assert!(matches!(
-            SigningKey::from_pkcs8(Alg::RS256, "x".into(), &ec_der),
-            Err(JoseError::BadKey(_))
-        ));
-        assert!(matches!(
-            SigningKey::from_pkcs8(Alg::RS256, "x".into(), b"not a key"),
-            Err(JoseError::BadKey(_))
-        ));
+        let rsa_der = SigningKey::generate(Alg::RS256, "r".into()).unwrap().to_pkcs8().unwrap();
+        let ec_der = SigningKey::generate(Alg::ES256, "e".into()).unwrap().to_pkcs8().unwrap();
+        assert!(matches!(SigningKey::from_pkcs8(Alg::ES256, "x".into(), &rsa_der), Err(JoseError::BadKey(_))));
+        assert!(matches!(SigningKey::from_pkcs8(Alg::RS256, "x".into(), &ec_der), Err(JoseError::BadKey(_))));
+        assert!(matches!(SigningKey::from_pkcs8(Alg::RS256, "x".into(), b"not a key"), Err(JoseError::BadKey(_))));
     }
 
     fn tamper_payload(token: &str) -> String {
@@ -847,18 +726,9 @@ mod tests {
             assert!(verify_jwt(&format!("{head}."), std::slice::from_ref(&jwk)).is_err());
             assert!(verify_jwt(&t[..t.len() - 4], std::slice::from_ref(&jwk)).is_err());
             // Padding / junk is malformed.
-            assert!(matches!(
-                verify_jwt(&format!("{t}="), std::slice::from_ref(&jwk)),
-                Err(JoseError::Malformed(_))
-            ));
-            assert!(matches!(
-                verify_jwt(&format!("{t}.x"), std::slice::from_ref(&jwk)),
-                Err(JoseError::Malformed(_))
-            ));
-            assert!(matches!(
-                verify_jwt("abc", &[jwk]),
-                Err(JoseError::Malformed(_))
-            ));
+            assert!(matches!(verify_jwt(&format!("{t}="), std::slice::from_ref(&jwk)), Err(JoseError::Malformed(_))));
+            assert!(matches!(verify_jwt(&format!("{t}.x"), std::slice::from_ref(&jwk)), Err(JoseError::Malformed(_))));
+            assert!(matches!(verify_jwt("abc", &[jwk]), Err(JoseError::Malformed(_))));
         }
     }
 
@@ -867,16 +737,10 @@ mod tests {
         let a = SigningKey::generate(Alg::ES256, "same".into()).unwrap();
         let b = SigningKey::generate(Alg::ES256, "same".into()).unwrap();
         let t = a.sign_jwt(&claims(), None).unwrap();
-        assert!(matches!(
-            verify_jwt(&t, &[b.public_jwk()]),
-            Err(JoseError::BadSignature)
-        ));
+        assert!(matches!(verify_jwt(&t, &[b.public_jwk()]), Err(JoseError::BadSignature)));
         // An RSA key can't verify an ES256 token.
         let r = SigningKey::generate(Alg::RS256, "same".into()).unwrap();
-        assert!(matches!(
-            verify_jwt(&t, &[r.public_jwk()]),
-            Err(JoseError::NoMatchingKey)
-        ));
+        assert!(matches!(verify_jwt(&t, &[r.public_jwk()]), Err(JoseError::NoMatchingKey)));
         assert!(matches!(verify_jwt(&t, &[]), Err(JoseError::NoMatchingKey)));
     }
 
@@ -885,9 +749,7 @@ mod tests {
         let k = SigningKey::generate(Alg::RS256, "k".into()).unwrap();
         let jwk = k.public_jwk();
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims()).unwrap());
-        for alg in [
-            "none", "None", "HS256", "RS384", "PS256", "ES384", "rs256", "EdDSA",
-        ] {
+        for alg in ["none", "None", "HS256", "RS384", "PS256", "ES384", "rs256", "EdDSA"] {
             let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","kid":"k"}}"#));
             for sig in ["", "AAAA"] {
                 let t = format!("{header}.{payload}.{sig}");
@@ -899,10 +761,7 @@ mod tests {
         }
         // Missing alg.
         let header = URL_SAFE_NO_PAD.encode(r#"{"kid":"k"}"#);
-        assert!(matches!(
-            verify_jwt(&format!("{header}.{payload}.AAAA"), &[jwk]),
-            Err(JoseError::Malformed(_))
-        ));
+        assert!(matches!(verify_jwt(&format!("{header}.{payload}.AAAA"), &[jwk]), Err(JoseError::Malformed(_))));
     }
 
     #[test]
@@ -918,10 +777,7 @@ mod tests {
             &jsonwebtoken::EncodingKey::from_secret(jwk.n.as_deref().unwrap().as_bytes()),
         )
         .unwrap();
-        assert!(matches!(
-            verify_jwt(&t, &[jwk]),
-            Err(JoseError::UnsupportedAlg(_))
-        ));
+        assert!(matches!(verify_jwt(&t, &[jwk]), Err(JoseError::UnsupportedAlg(_))));
     }
 
     #[test]
@@ -933,10 +789,7 @@ mod tests {
         let input = format!("{header}.{payload}");
         let sig = URL_SAFE_NO_PAD.encode(k.sign_bytes(input.as_bytes()).unwrap());
         let t = format!("{input}.{sig}");
-        assert!(matches!(
-            verify_jwt(&t, &[k.public_jwk()]),
-            Err(JoseError::Malformed(_))
-        ));
+        assert!(matches!(verify_jwt(&t, &[k.public_jwk()]), Err(JoseError::Malformed(_))));
     }
 
     #[test]
@@ -957,20 +810,14 @@ mod tests {
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims()).unwrap());
         let input = format!("{header}.{payload}");
         let sig = URL_SAFE_NO_PAD.encode(k1.sign_bytes(input.as_bytes()).unwrap());
-        assert!(matches!(
-            verify_jwt(&format!("{input}.{sig}"), &set),
-            Err(JoseError::BadSignature)
-        ));
+        assert!(matches!(verify_jwt(&format!("{input}.{sig}"), &set), Err(JoseError::BadSignature)));
 
         // Unknown kid → no key, even though k1 (different kid) would verify.
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256","kid":"nope"}"#);
         let input = format!("{header}.{payload}");
         let sig = URL_SAFE_NO_PAD.encode(k1.sign_bytes(input.as_bytes()).unwrap());
         let t = format!("{input}.{sig}");
-        assert!(matches!(
-            verify_jwt(&t, &set),
-            Err(JoseError::NoMatchingKey)
-        ));
+        assert!(matches!(verify_jwt(&t, &set), Err(JoseError::NoMatchingKey)));
         // ... but a kid-less JWK that fits is tried.
         let mut anon = k1.public_jwk();
         anon.kid = None;
@@ -985,16 +832,10 @@ mod tests {
         // A JWK declaring another alg or use=enc is never used.
         let mut enc = k2.public_jwk();
         enc.use_ = Some("enc".into());
-        assert!(matches!(
-            verify_jwt(&t2, &[enc]),
-            Err(JoseError::NoMatchingKey)
-        ));
+        assert!(matches!(verify_jwt(&t2, &[enc]), Err(JoseError::NoMatchingKey)));
         let mut other_alg = k2.public_jwk();
         other_alg.alg = Some("ES384".into());
-        assert!(matches!(
-            verify_jwt(&t2, &[other_alg]),
-            Err(JoseError::NoMatchingKey)
-        ));
+        assert!(matches!(verify_jwt(&t2, &[other_alg]), Err(JoseError::NoMatchingKey)));
     }
 
     #[test]
@@ -1004,8 +845,7 @@ mod tests {
         let der = k.to_pkcs8().unwrap();
         let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
         h.kid = Some("ext".into());
-        let t = jsonwebtoken::encode(&h, &claims(), &jsonwebtoken::EncodingKey::from_ec_der(&der))
-            .unwrap();
+        let t = jsonwebtoken::encode(&h, &claims(), &jsonwebtoken::EncodingKey::from_ec_der(&der)).unwrap();
         let (_, c) = verify_jwt(&t, &[k.public_jwk()]).unwrap();
         assert_eq!(c, claims());
 
@@ -1020,12 +860,7 @@ mod tests {
         let (_, _algid, rest) = der_tlv(rest).unwrap();
         let (tag, pkcs1, _) = der_tlv(rest).unwrap();
         assert_eq!(tag, 0x04);
-        let t = jsonwebtoken::encode(
-            &h,
-            &claims(),
-            &jsonwebtoken::EncodingKey::from_rsa_der(pkcs1),
-        )
-        .unwrap();
+        let t = jsonwebtoken::encode(&h, &claims(), &jsonwebtoken::EncodingKey::from_rsa_der(pkcs1)).unwrap();
         let (_, c) = verify_jwt(&t, &[k.public_jwk()]).unwrap();
         assert_eq!(c, claims());
     }
@@ -1042,10 +877,7 @@ mod tests {
         // Non-object claims are rejected.
         let h = URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256"}"#);
         let p = URL_SAFE_NO_PAD.encode("[1,2]");
-        assert!(matches!(
-            decode_unverified(&format!("{h}.{p}.")),
-            Err(JoseError::Malformed(_))
-        ));
+        assert!(matches!(decode_unverified(&format!("{h}.{p}.")), Err(JoseError::Malformed(_))));
     }
 
     #[test]
@@ -1056,10 +888,7 @@ mod tests {
         assert_eq!(Alg::parse("es256"), None);
         assert_eq!(Alg::RS256.as_str(), "RS256");
         assert_eq!(serde_json::to_string(&Alg::ES256).unwrap(), r#""ES256""#);
-        assert_eq!(
-            serde_json::from_str::<Alg>(r#""RS256""#).unwrap(),
-            Alg::RS256
-        );
+        assert_eq!(serde_json::from_str::<Alg>(r#""RS256""#).unwrap(), Alg::RS256);
     }
 
     #[test]
@@ -1091,23 +920,14 @@ mod tests {
         for i in [0, 12, sealed.len() - 1] {
             let mut t = sealed.clone();
             t[i] ^= 0x80;
-            assert!(
-                matches!(sb.open(b"kid-1", &t), Err(JoseError::Crypto)),
-                "byte {i}"
-            );
+            assert!(matches!(sb.open(b"kid-1", &t), Err(JoseError::Crypto)), "byte {i}");
         }
         // Truncated.
         assert!(sb.open(b"kid-1", &sealed[..sealed.len() - 1]).is_err());
-        assert!(matches!(
-            sb.open(b"kid-1", &sealed[..27]),
-            Err(JoseError::Malformed(_))
-        ));
+        assert!(matches!(sb.open(b"kid-1", &sealed[..27]), Err(JoseError::Malformed(_))));
         // Wrong master key.
         let other = SecretBox::new(&[8u8; 32]).unwrap();
-        assert!(matches!(
-            other.open(b"kid-1", &sealed),
-            Err(JoseError::Crypto)
-        ));
+        assert!(matches!(other.open(b"kid-1", &sealed), Err(JoseError::Crypto)));
     }
 
     #[test]
@@ -1126,14 +946,8 @@ mod tests {
         // OpenID Connect Core 1.0, Appendix A.3 / A.4 (RS256 → SHA-256):
         //   access_token "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y" → at_hash "77QmUPtjPfzWtF2AnpK9RQ"
         //   code "Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk" → c_hash "LDktKdoQak3Pk0cnXxCltA"
-        assert_eq!(
-            half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
-            "77QmUPtjPfzWtF2AnpK9RQ"
-        );
-        assert_eq!(
-            half_hash("Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk"),
-            "LDktKdoQak3Pk0cnXxCltA"
-        );
+        assert_eq!(half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(half_hash("Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk"), "LDktKdoQak3Pk0cnXxCltA");
         // 16 bytes → 22 base64url chars.
         assert_eq!(half_hash("").len(), 22);
     }

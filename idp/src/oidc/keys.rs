@@ -130,7 +130,8 @@ impl KeyRing {
                     .sealer
                     .open(row.kid.as_bytes(), &row.private_enc)
                     .map_err(|_| StoreError::Corrupt("a signing key does not open with this master key".into()))?;
-                let key = SigningKey::from_pkcs8(alg, row.kid.clone(), &der).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let key = SigningKey::from_pkcs8(alg, row.kid.clone(), &der)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 signing.insert(alg, Arc::new(key));
             }
         }

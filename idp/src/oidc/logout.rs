@@ -28,25 +28,29 @@ pub enum LogoutError {
     RedirectNotRegistered,
 }
 
-pub async fn parse(st: &AppState, realm: &Realm, params: &HashMap<String, String>) -> Result<Result<LogoutRequest, LogoutError>, StoreError> {
+pub async fn parse(
+    st: &AppState,
+    realm: &Realm,
+    params: &HashMap<String, String>,
+) -> Result<Result<LogoutRequest, LogoutError>, StoreError> {
     let mut hinted_sid = None;
     let mut client_id = params.get("client_id").cloned();
     if let Some(hint) = params.get("id_token_hint") {
         let keys = st.keys.for_realm(&st.store, &realm.id).await?;
         // An expired ID token is still a fine hint: it proves which RP and session it came from.
-        if let Ok((_, claims)) = jose::verify_jwt(hint, &keys.published) {
-            if claims.get("iss").and_then(Value::as_str) == Some(st.issuer(realm).as_str()) {
-                hinted_sid = claims.get("sid").and_then(Value::as_str).map(str::to_string);
-                let aud = match claims.get("aud") {
-                    Some(Value::String(a)) => Some(a.clone()),
-                    Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_string),
-                    _ => None,
-                };
-                if client_id.is_none() {
-                    client_id = aud;
-                } else if aud.is_some() && aud != client_id {
-                    return Ok(Err(LogoutError::RedirectNotRegistered));
-                }
+        if let Ok((_, claims)) = jose::verify_jwt(hint, &keys.published)
+            && claims.get("iss").and_then(Value::as_str) == Some(st.issuer(realm).as_str())
+        {
+            hinted_sid = claims.get("sid").and_then(Value::as_str).map(str::to_string);
+            let aud = match claims.get("aud") {
+                Some(Value::String(a)) => Some(a.clone()),
+                Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_string),
+                _ => None,
+            };
+            if client_id.is_none() {
+                client_id = aud;
+            } else if aud.is_some() && aud != client_id {
+                return Ok(Err(LogoutError::RedirectNotRegistered));
             }
         }
     }

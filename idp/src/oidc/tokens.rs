@@ -49,7 +49,12 @@ impl Signer<'_> {
 
     /// An access token for a member's grant. `jti` starts with the grant id so that
     /// introspection and userinfo can check that the grant was not revoked.
-    pub fn access_token(&self, client: &Client, grant: &GrantRow, now: NaiveDateTime) -> Result<(String, i64), OAuthError> {
+    pub fn access_token(
+        &self,
+        client: &Client,
+        grant: &GrantRow,
+        now: NaiveDateTime,
+    ) -> Result<(String, i64), OAuthError> {
         let ttl = self.settings.access_token_seconds;
         let iat = epoch(now);
         let mut c = Map::new();
@@ -74,7 +79,12 @@ impl Signer<'_> {
 
     /// An access token for the client itself (client_credentials): no grant row is written,
     /// which keeps this grant free of database writes.
-    pub fn client_access_token(&self, client: &Client, scope: &str, now: NaiveDateTime) -> Result<(String, i64), OAuthError> {
+    pub fn client_access_token(
+        &self,
+        client: &Client,
+        scope: &str,
+        now: NaiveDateTime,
+    ) -> Result<(String, i64), OAuthError> {
         let ttl = self.settings.access_token_seconds;
         let iat = epoch(now);
         let claims = json!({
@@ -118,7 +128,13 @@ impl Signer<'_> {
     }
 
     /// A logout token (OIDC Back-Channel Logout 1.0 §2.4).
-    pub fn logout_token(&self, client: &Client, sub: &str, sid: &str, now: NaiveDateTime) -> Result<String, OAuthError> {
+    pub fn logout_token(
+        &self,
+        client: &Client,
+        sub: &str,
+        sid: &str,
+        now: NaiveDateTime,
+    ) -> Result<String, OAuthError> {
         let iat = epoch(now);
         let claims = json!({
             "iss": self.issuer, "aud": client.client_id, "iat": iat, "exp": iat + 120,

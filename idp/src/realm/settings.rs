@@ -137,7 +137,12 @@ impl Default for TokenSettings {
 
 impl Default for LoginSettings {
     fn default() -> Self {
-        LoginSettings { flow_minutes: 30, remember_me_enabled: true, portal_url: String::new(), email_link_minutes: 1440 }
+        LoginSettings {
+            flow_minutes: 30,
+            remember_me_enabled: true,
+            portal_url: String::new(),
+            email_link_minutes: 1440,
+        }
     }
 }
 
@@ -197,9 +202,9 @@ impl RealmSettings {
             .ok_or_else(|| format!("{key}: unknown setting (see `realm show` for the list)"))?;
         *slot = match slot {
             Value::Bool(_) => Value::Bool(parse_bool(raw).ok_or_else(|| format!("{key}: expected true or false"))?),
-            Value::Number(_) => Value::from(
-                raw.trim().parse::<i64>().map_err(|_| format!("{key}: expected a whole number"))?,
-            ),
+            Value::Number(_) => {
+                Value::from(raw.trim().parse::<i64>().map_err(|_| format!("{key}: expected a whole number"))?)
+            }
             _ => Value::String(raw.to_string()),
         };
         let updated: RealmSettings = serde_json::from_value(doc).map_err(|e| format!("{key}: {e}"))?;
@@ -241,12 +246,16 @@ impl RealmSettings {
         if self.tokens.code_seconds > 600 {
             return Err("tokens.code_seconds must be at most 600".into());
         }
-        if self.mfa.methods.split(',').map(str::trim).any(|m| !MfaSettings::KNOWN.contains(&m)) || self.mfa.enabled().is_empty() {
+        if self.mfa.methods.split(',').map(str::trim).any(|m| !MfaSettings::KNOWN.contains(&m))
+            || self.mfa.enabled().is_empty()
+        {
             return Err("mfa.methods must list one or more of passkey, otp, email (comma-separated)".into());
         }
         let from = self.mail.from.trim();
         if !from.is_empty() && (!from.contains('@') || from.chars().any(char::is_control) || from.len() > 320) {
-            return Err("mail.from must be an address like no-reply@example.jp or \"Name <no-reply@example.jp>\"".into());
+            return Err(
+                "mail.from must be an address like no-reply@example.jp or \"Name <no-reply@example.jp>\"".into()
+            );
         }
         let color = &self.theme.primary_color;
         if !(color.len() == 7 && color.starts_with('#') && color[1..].chars().all(|c| c.is_ascii_hexdigit())) {

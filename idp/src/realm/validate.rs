@@ -280,11 +280,9 @@ impl FieldError {
     pub fn field(self) -> &'static str {
         use FieldError as E;
         match self {
-            E::UsernameEmpty
-            | E::UsernameLength
-            | E::UsernameFullWidth
-            | E::UsernameInvalidChar
-            | E::UsernameTaken => "username",
+            E::UsernameEmpty | E::UsernameLength | E::UsernameFullWidth | E::UsernameInvalidChar | E::UsernameTaken => {
+                "username"
+            }
             E::PasswordConfirmationMismatch => "password_confirm",
             E::PasswordEmpty
             | E::PasswordLength
@@ -324,10 +322,9 @@ impl FieldError {
     /// [`FieldError::PasswordLength`], nothing for every other error.
     pub fn params(self, policy: &PasswordPolicy) -> Vec<(&'static str, String)> {
         match self {
-            FieldError::PasswordLength => vec![
-                ("min", policy.min_length.to_string()),
-                ("max", policy.max_length.to_string()),
-            ],
+            FieldError::PasswordLength => {
+                vec![("min", policy.min_length.to_string()), ("max", policy.max_length.to_string())]
+            }
             _ => Vec::new(),
         }
     }
@@ -481,19 +478,11 @@ fn is_password_ascii(c: char) -> bool {
 /// of at least 3 characters so that a short legacy ID does not forbid half the alphabet.
 /// A common password is reported as [`FieldError::PasswordBlocklisted`] only, not also as
 /// [`FieldError::PasswordTooSimple`].
-pub fn validate_password(
-    policy: &PasswordPolicy,
-    username: &str,
-    password: &str,
-) -> Result<String, Vec<FieldError>> {
+pub fn validate_password(policy: &PasswordPolicy, username: &str, password: &str) -> Result<String, Vec<FieldError>> {
     if password.is_empty() {
         return Err(vec![FieldError::PasswordEmpty]);
     }
-    let candidate: String = if policy.allow_unicode {
-        password.nfc().collect()
-    } else {
-        password.to_owned()
-    };
+    let candidate: String = if policy.allow_unicode { password.nfc().collect() } else { password.to_owned() };
     let mut errors = Vec::new();
 
     let len = candidate.chars().count();
@@ -547,37 +536,23 @@ pub fn validate_password(
     if policy.require_digit && !has(|c| c.is_ascii_digit() || c.is_numeric()) {
         errors.push(FieldError::PasswordRequireDigit);
     }
-    if policy.require_symbol
-        && !has(|c| !c.is_alphanumeric() && !c.is_whitespace() && !is_control_or_invisible(c))
-    {
+    if policy.require_symbol && !has(|c| !c.is_alphanumeric() && !c.is_whitespace() && !is_control_or_invisible(c)) {
         errors.push(FieldError::PasswordRequireSymbol);
     }
 
-    if errors.is_empty() {
-        Ok(candidate)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(candidate) } else { Err(errors) }
 }
 
 /// `matches_current` is the result of verifying `new_password` against the member's current
 /// hash (done by the caller). The manual: 「現在ご使用中のパスワードでは更新できません」.
 pub fn password_differs(new_password: &str, matches_current: bool) -> Result<(), FieldError> {
     let _ = new_password;
-    if matches_current {
-        Err(FieldError::PasswordSameAsCurrent)
-    } else {
-        Ok(())
-    }
+    if matches_current { Err(FieldError::PasswordSameAsCurrent) } else { Ok(()) }
 }
 
 /// 「パスワード」 and 「パスワード確認用」 must be identical (compared as typed).
 pub fn password_confirmation_matches(password: &str, confirmation: &str) -> Result<(), FieldError> {
-    if password == confirmation {
-        Ok(())
-    } else {
-        Err(FieldError::PasswordConfirmationMismatch)
-    }
+    if password == confirmation { Ok(()) } else { Err(FieldError::PasswordConfirmationMismatch) }
 }
 
 /// Common passwords (lowercase): the top of the published breach-corpus lists, keyboard walks,
@@ -632,10 +607,7 @@ const COMMON_PASSWORDS: &[&str] = &[
 /// Exact match, or match of a core left after stripping leading and/or trailing digits,
 /// symbols and spaces (see [`weak_cores`]).
 fn is_blocklisted(lower: &str) -> bool {
-    COMMON_PASSWORDS.contains(&lower)
-        || weak_cores(lower)
-            .iter()
-            .any(|core| COMMON_PASSWORDS.contains(core))
+    COMMON_PASSWORDS.contains(&lower) || weak_cores(lower).iter().any(|core| COMMON_PASSWORDS.contains(core))
 }
 
 /// The cores of `lower` once leading, trailing, or both leading and trailing digits, symbols
@@ -653,16 +625,10 @@ fn weak_cores(lower: &str) -> Vec<&str> {
         if s >= e || (s == 0 && e == len) {
             continue;
         }
-        let (Some(core), Some(prefix), Some(suffix)) =
-            (lower.get(s..e), lower.get(..s), lower.get(e..))
-        else {
+        let (Some(core), Some(prefix), Some(suffix)) = (lower.get(s..e), lower.get(..s), lower.get(e..)) else {
             continue;
         };
-        if core.chars().count() >= 4
-            && weak_affix(prefix)
-            && weak_affix(suffix)
-            && !out.contains(&core)
-        {
+        if core.chars().count() >= 4 && weak_affix(prefix) && weak_affix(suffix) && !out.contains(&core) {
             out.push(core);
         }
     }
@@ -699,12 +665,7 @@ fn is_pattern(s: &str) -> bool {
     // Periodic with a period shorter than the default minimum length, repeated at least twice
     // (covers one repeated character). "Xk7#qLm2Xk7#qLm2" (an 8-character unit) passes.
     for period in 1..=7usize {
-        if n >= period * 2
-            && chars
-                .iter()
-                .zip(chars.iter().skip(period))
-                .all(|(a, b)| a == b)
-        {
+        if n >= period * 2 && chars.iter().zip(chars.iter().skip(period)).all(|(a, b)| a == b) {
             return true;
         }
     }
@@ -793,12 +754,9 @@ fn is_valid_local_part(local: &str) -> bool {
     const SPECIALS: &str = "!#$%&'*+-/=^_`{|}~";
     !local.is_empty()
         && local.len() <= EMAIL_LOCAL_MAX_CHARS
-        && local.split('.').all(|atom| {
-            !atom.is_empty()
-                && atom
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || SPECIALS.contains(c))
-        })
+        && local
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(|c| c.is_ascii_alphanumeric() || SPECIALS.contains(c)))
 }
 
 fn is_valid_domain(domain: &str) -> bool {
@@ -813,9 +771,7 @@ fn is_valid_domain(domain: &str) -> bool {
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
-    let tld_ok = labels
-        .last()
-        .is_some_and(|t| t.len() >= 2 && !t.chars().all(|c| c.is_ascii_digit()));
+    let tld_ok = labels.last().is_some_and(|t| t.len() >= 2 && !t.chars().all(|c| c.is_ascii_digit()));
     labels.iter().all(label_ok) && tld_ok
 }
 
@@ -829,16 +785,9 @@ fn is_valid_domain(domain: &str) -> bool {
 /// within 1900..=2100 and the date must exist. Whether it lies in the future needs a clock: see
 /// [`check_birthdate_not_future`].
 pub fn parse_birthdate(input: &str) -> Result<chrono::NaiveDate, FieldError> {
-    let folded: String = input
-        .trim()
-        .chars()
-        .map(fold_full_width)
-        .map(|c| if is_hyphen_like(c) { '-' } else { c })
-        .collect();
-    let folded = folded
-        .strip_suffix('日')
-        .unwrap_or(&folded)
-        .replace(['年', '月'], "/");
+    let folded: String =
+        input.trim().chars().map(fold_full_width).map(|c| if is_hyphen_like(c) { '-' } else { c }).collect();
+    let folded = folded.strip_suffix('日').unwrap_or(&folded).replace(['年', '月'], "/");
     if folded.is_empty() {
         return Err(FieldError::BirthdateEmpty);
     }
@@ -873,15 +822,8 @@ fn split_date(s: &str) -> Option<(i32, u32, u32)> {
 }
 
 /// A birthdate after `today` is refused ([`FieldError::BirthdateInFuture`]).
-pub fn check_birthdate_not_future(
-    date: chrono::NaiveDate,
-    today: chrono::NaiveDate,
-) -> Result<(), FieldError> {
-    if date > today {
-        Err(FieldError::BirthdateInFuture)
-    } else {
-        Ok(())
-    }
+pub fn check_birthdate_not_future(date: chrono::NaiveDate, today: chrono::NaiveDate) -> Result<(), FieldError> {
+    if date > today { Err(FieldError::BirthdateInFuture) } else { Ok(()) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -937,10 +879,7 @@ pub fn normalize_kana_part(part: NamePart, input: &str) -> Result<String, FieldE
     if out.is_empty() {
         return Err(FieldError::KanaEmpty(part));
     }
-    if !out
-        .chars()
-        .all(|c| matches!(c, '\u{30A0}'..='\u{30FF}' | '\u{3000}'))
-    {
+    if !out.chars().all(|c| matches!(c, '\u{30A0}'..='\u{30FF}' | '\u{3000}')) {
         return Err(FieldError::KanaInvalidChar(part));
     }
     if out.chars().count() > KANA_MAX_CHARS {
@@ -969,17 +908,7 @@ pub fn normalize_insurer_number(input: &str) -> Result<String, FieldError> {
 
 /// Full-width → ASCII and every hyphen-like character → `-`, surrounding whitespace trimmed.
 fn fold_card_input(input: &str) -> String {
-    input
-        .trim()
-        .chars()
-        .map(|c| {
-            if is_hyphen_like(c) {
-                '-'
-            } else {
-                fold_full_width(c)
-            }
-        })
-        .collect()
+    input.trim().chars().map(|c| if is_hyphen_like(c) { '-' } else { fold_full_width(c) }).collect()
 }
 
 /// Hyphens only between other characters, never two in a row.
@@ -1044,19 +973,10 @@ mod tests {
 
     #[test]
     fn username_length_boundaries() {
-        assert_eq!(
-            normalize_username("abcdefg"),
-            Err(FieldError::UsernameLength)
-        ); // 7
+        assert_eq!(normalize_username("abcdefg"), Err(FieldError::UsernameLength)); // 7
         assert_eq!(normalize_username("abcdefgh").as_deref(), Ok("abcdefgh")); // 8
-        assert_eq!(
-            normalize_username("abcdefghijklm").as_deref(),
-            Ok("abcdefghijklm")
-        ); // 13
-        assert_eq!(
-            normalize_username("abcdefghijklmn"),
-            Err(FieldError::UsernameLength)
-        ); // 14
+        assert_eq!(normalize_username("abcdefghijklm").as_deref(), Ok("abcdefghijklm")); // 13
+        assert_eq!(normalize_username("abcdefghijklmn"), Err(FieldError::UsernameLength)); // 14
         assert_eq!(normalize_username("a"), Err(FieldError::UsernameLength));
     }
 
@@ -1068,18 +988,12 @@ mod tests {
         }
         assert_eq!(normalize_username("12345678").as_deref(), Ok("12345678"));
         assert_eq!(normalize_username("a-b_c.d@e").as_deref(), Ok("a-b_c.d@e"));
-        assert_eq!(
-            normalize_username("0123456789abc").as_deref(),
-            Ok("0123456789abc")
-        );
+        assert_eq!(normalize_username("0123456789abc").as_deref(), Ok("0123456789abc"));
     }
 
     #[test]
     fn username_upper_case_is_lowercased() {
-        assert_eq!(
-            normalize_username("TaroKenpo01").as_deref(),
-            Ok("tarokenpo01")
-        );
+        assert_eq!(normalize_username("TaroKenpo01").as_deref(), Ok("tarokenpo01"));
         assert_eq!(normalize_username("ABCDEFGH").as_deref(), Ok("abcdefgh"));
         assert_eq!(username_lookup_key("  TARO.Kenpo "), "taro.kenpo");
         // The lookup key does not validate: legacy IDs still resolve.
@@ -1088,52 +1002,22 @@ mod tests {
 
     #[test]
     fn username_trims_surrounding_whitespace() {
-        assert_eq!(
-            normalize_username("  tarokenpo  ").as_deref(),
-            Ok("tarokenpo")
-        );
-        assert_eq!(
-            normalize_username("\ttarokenpo\n").as_deref(),
-            Ok("tarokenpo")
-        );
-        assert_eq!(
-            normalize_username("\u{3000}tarokenpo\u{3000}").as_deref(),
-            Ok("tarokenpo")
-        );
+        assert_eq!(normalize_username("  tarokenpo  ").as_deref(), Ok("tarokenpo"));
+        assert_eq!(normalize_username("\ttarokenpo\n").as_deref(), Ok("tarokenpo"));
+        assert_eq!(normalize_username("\u{3000}tarokenpo\u{3000}").as_deref(), Ok("tarokenpo"));
         // Trimming happens before the length count: 7 characters plus spaces is still too short.
-        assert_eq!(
-            normalize_username(" abcdefg "),
-            Err(FieldError::UsernameLength)
-        );
+        assert_eq!(normalize_username(" abcdefg "), Err(FieldError::UsernameLength));
     }
 
     #[test]
     fn username_full_width_refused() {
-        assert_eq!(
-            normalize_username("ｔａｒｏｋｅｎｐｏ"),
-            Err(FieldError::UsernameFullWidth)
-        );
-        assert_eq!(
-            normalize_username("taro１２３４"),
-            Err(FieldError::UsernameFullWidth)
-        );
-        assert_eq!(
-            normalize_username("たろうけんぽ12"),
-            Err(FieldError::UsernameFullWidth)
-        );
-        assert_eq!(
-            normalize_username("taro　kenpo"),
-            Err(FieldError::UsernameFullWidth)
-        );
-        assert_eq!(
-            normalize_username("taro＠kenpo"),
-            Err(FieldError::UsernameFullWidth)
-        );
+        assert_eq!(normalize_username("ｔａｒｏｋｅｎｐｏ"), Err(FieldError::UsernameFullWidth));
+        assert_eq!(normalize_username("taro１２３４"), Err(FieldError::UsernameFullWidth));
+        assert_eq!(normalize_username("たろうけんぽ12"), Err(FieldError::UsernameFullWidth));
+        assert_eq!(normalize_username("taro　kenpo"), Err(FieldError::UsernameFullWidth));
+        assert_eq!(normalize_username("taro＠kenpo"), Err(FieldError::UsernameFullWidth));
         // Full-width wins over other problems: it is the likeliest cause (IME left on).
-        assert_eq!(
-            normalize_username("ａ b"),
-            Err(FieldError::UsernameFullWidth)
-        );
+        assert_eq!(normalize_username("ａ b"), Err(FieldError::UsernameFullWidth));
     }
 
     #[test]
@@ -1148,11 +1032,7 @@ mod tests {
             "taro\u{7f}kenpo", "taro\u{85}kenpo", "taro\u{200b}kenpo",
         ];
         for bad in cases {
-            assert_eq!(
-                normalize_username(bad),
-                Err(FieldError::UsernameInvalidChar),
-                "{bad:?}"
-            );
+            assert_eq!(normalize_username(bad), Err(FieldError::UsernameInvalidChar), "{bad:?}");
         }
     }
 
@@ -1160,10 +1040,7 @@ mod tests {
     fn username_empty() {
         assert_eq!(normalize_username(""), Err(FieldError::UsernameEmpty));
         assert_eq!(normalize_username("   "), Err(FieldError::UsernameEmpty));
-        assert_eq!(
-            normalize_username("\u{3000}"),
-            Err(FieldError::UsernameEmpty)
-        );
+        assert_eq!(normalize_username("\u{3000}"), Err(FieldError::UsernameEmpty));
     }
 
     // ----- password --------------------------------------------------------------------------
@@ -1193,15 +1070,8 @@ mod tests {
 
     #[test]
     fn password_length_follows_policy_and_params() {
-        let policy = PasswordPolicy {
-            min_length: 15,
-            max_length: 20,
-            ..PasswordPolicy::default()
-        };
-        assert_eq!(
-            validate_password(&policy, "", "Xk7#qLm2Xk7#qL"),
-            Err(vec![FieldError::PasswordLength])
-        );
+        let policy = PasswordPolicy { min_length: 15, max_length: 20, ..PasswordPolicy::default() };
+        assert_eq!(validate_password(&policy, "", "Xk7#qLm2Xk7#qL"), Err(vec![FieldError::PasswordLength]));
         assert!(validate_password(&policy, "", "Xk7#qLm2Xk7#qLm").is_ok());
         assert_eq!(
             FieldError::PasswordLength.params(&policy),
@@ -1234,10 +1104,7 @@ mod tests {
 
     #[test]
     fn password_full_width_refused_never_converted() {
-        assert_eq!(
-            pw_errs("Ｘｋ７＃ｑＬｍ２"),
-            vec![FieldError::PasswordNonAscii]
-        );
+        assert_eq!(pw_errs("Ｘｋ７＃ｑＬｍ２"), vec![FieldError::PasswordNonAscii]);
         assert_eq!(pw_errs("Xk7#qLm2あ"), vec![FieldError::PasswordNonAscii]);
         assert_eq!(pw_errs("Xk7#　qLm2"), vec![FieldError::PasswordNonAscii]); // full-width space
         assert_eq!(pw_errs("Xk7#qLm2￥"), vec![FieldError::PasswordNonAscii]); // full-width yen
@@ -1247,51 +1114,20 @@ mod tests {
 
     #[test]
     fn password_control_chars_refused_always() {
-        for bad in [
-            "Xk7#\tqLm2",
-            "Xk7#qLm2\n",
-            "Xk7#\u{0}qLm2",
-            "Xk7#\u{7f}qLm2",
-            "Xk7#\u{1b}qLm2",
-        ] {
-            assert_eq!(
-                pw_errs(bad),
-                vec![FieldError::PasswordControlChar],
-                "{bad:?}"
-            );
+        for bad in ["Xk7#\tqLm2", "Xk7#qLm2\n", "Xk7#\u{0}qLm2", "Xk7#\u{7f}qLm2", "Xk7#\u{1b}qLm2"] {
+            assert_eq!(pw_errs(bad), vec![FieldError::PasswordControlChar], "{bad:?}");
         }
-        let unicode = PasswordPolicy {
-            allow_unicode: true,
-            ..PasswordPolicy::default()
-        };
-        for bad in [
-            "Xk7#\tqLm2",
-            "Xk7#\u{85}qLm2",
-            "Xk7#\u{200b}qLm2",
-            "Xk7#\u{202e}qLm2",
-        ] {
-            assert_eq!(
-                validate_password(&unicode, "", bad),
-                Err(vec![FieldError::PasswordControlChar]),
-                "{bad:?}"
-            );
+        let unicode = PasswordPolicy { allow_unicode: true, ..PasswordPolicy::default() };
+        for bad in ["Xk7#\tqLm2", "Xk7#\u{85}qLm2", "Xk7#\u{200b}qLm2", "Xk7#\u{202e}qLm2"] {
+            assert_eq!(validate_password(&unicode, "", bad), Err(vec![FieldError::PasswordControlChar]), "{bad:?}");
         }
     }
 
     #[test]
     fn password_must_not_contain_username() {
-        assert_eq!(
-            pw_errs("taro.kenpo"),
-            vec![FieldError::PasswordContainsUsername]
-        );
-        assert_eq!(
-            pw_errs("TARO.KENPO"),
-            vec![FieldError::PasswordContainsUsername]
-        );
-        assert_eq!(
-            pw_errs("xx Taro.Kenpo!9"),
-            vec![FieldError::PasswordContainsUsername]
-        );
+        assert_eq!(pw_errs("taro.kenpo"), vec![FieldError::PasswordContainsUsername]);
+        assert_eq!(pw_errs("TARO.KENPO"), vec![FieldError::PasswordContainsUsername]);
+        assert_eq!(pw_errs("xx Taro.Kenpo!9"), vec![FieldError::PasswordContainsUsername]);
         assert!(pw("taro.kenp0 Zq").is_ok());
         // Username given un-normalised by the caller.
         let p = PasswordPolicy::default();
@@ -1314,22 +1150,13 @@ mod tests {
             "123456789",
         ];
         for bad in cases {
-            assert!(
-                pw_errs(bad).contains(&FieldError::PasswordBlocklisted),
-                "{bad}"
-            );
-            assert!(
-                !pw_errs(bad).contains(&FieldError::PasswordTooSimple),
-                "{bad}"
-            );
+            assert!(pw_errs(bad).contains(&FieldError::PasswordBlocklisted), "{bad}");
+            assert!(!pw_errs(bad).contains(&FieldError::PasswordTooSimple), "{bad}");
         }
         // A common word with a long random suffix is not "the same" password.
         assert!(pw("password83920174").is_ok());
         assert!(pw("sakuramochi-77").is_ok());
-        let off = PasswordPolicy {
-            check_blocklist: false,
-            ..PasswordPolicy::default()
-        };
+        let off = PasswordPolicy { check_blocklist: false, ..PasswordPolicy::default() };
         assert!(validate_password(&off, "", "password").is_ok());
         assert!(validate_password(&off, "", "aaaaaaaa").is_ok());
     }
@@ -1356,54 +1183,30 @@ mod tests {
         for bad in cases {
             let e = pw_errs(bad);
             assert!(
-                e.contains(&FieldError::PasswordTooSimple)
-                    || e.contains(&FieldError::PasswordBlocklisted),
+                e.contains(&FieldError::PasswordTooSimple) || e.contains(&FieldError::PasswordBlocklisted),
                 "{bad}: {e:?}"
             );
         }
-        for ok in [
-            "abcdefgx",
-            "Xk7#qLm2",
-            "abcd83920174",
-            "correct horse battery staple",
-            "Tr0ub4dor&3",
-            "Xk7#qLm2Xk7#qLm2",
-        ] {
+        for ok in
+            ["abcdefgx", "Xk7#qLm2", "abcd83920174", "correct horse battery staple", "Tr0ub4dor&3", "Xk7#qLm2Xk7#qLm2"]
+        {
             assert!(pw(ok).is_ok(), "{ok}: {:?}", pw(ok));
         }
     }
 
     #[test]
     fn password_unicode_option_nfc() {
-        let p = PasswordPolicy {
-            allow_unicode: true,
-            ..PasswordPolicy::default()
-        };
+        let p = PasswordPolicy { allow_unicode: true, ..PasswordPolicy::default() };
         // "パスワード" written with a combining voiced mark composes to the precomposed form.
         let decomposed = "ハ\u{309a}スワート\u{3099}ですよ";
-        assert_eq!(
-            validate_password(&p, "", decomposed).as_deref(),
-            Ok("パスワードですよ")
-        );
-        assert_eq!(
-            validate_password(&p, "", "Cafe\u{301} au lait").as_deref(),
-            Ok("Café au lait")
-        );
+        assert_eq!(validate_password(&p, "", decomposed).as_deref(), Ok("パスワードですよ"));
+        assert_eq!(validate_password(&p, "", "Cafe\u{301} au lait").as_deref(), Ok("Café au lait"));
         // Full-width characters are accepted as typed (NFC, not NFKC).
-        assert_eq!(
-            validate_password(&p, "", "ｐａｓｓ　ｗｏｒｄ").as_deref(),
-            Ok("ｐａｓｓ　ｗｏｒｄ")
-        );
+        assert_eq!(validate_password(&p, "", "ｐａｓｓ　ｗｏｒｄ").as_deref(), Ok("ｐａｓｓ　ｗｏｒｄ"));
         // Length is checked after NFC: 7 composed characters are too short.
-        assert_eq!(
-            validate_password(&p, "", "ハ\u{309a}スワート\u{3099}です"),
-            Err(vec![FieldError::PasswordLength])
-        );
+        assert_eq!(validate_password(&p, "", "ハ\u{309a}スワート\u{3099}です"), Err(vec![FieldError::PasswordLength]));
         // Full-width look-alikes of a common password or of the user ID are still caught.
-        assert_eq!(
-            validate_password(&p, "", "ｐａｓｓｗｏｒｄ"),
-            Err(vec![FieldError::PasswordBlocklisted])
-        );
+        assert_eq!(validate_password(&p, "", "ｐａｓｓｗｏｒｄ"), Err(vec![FieldError::PasswordBlocklisted]));
         assert_eq!(
             validate_password(&p, "taro.kenpo", "ＴＡＲＯ．ＫＥＮＰＯ!!"),
             Err(vec![FieldError::PasswordContainsUsername])
@@ -1447,10 +1250,7 @@ mod tests {
 
     #[test]
     fn password_returns_all_violations() {
-        let p = PasswordPolicy {
-            require_digit: true,
-            ..PasswordPolicy::default()
-        };
+        let p = PasswordPolicy { require_digit: true, ..PasswordPolicy::default() };
         assert_eq!(
             validate_password(&p, "taro.kenpo", "\u{3042}\ttaro.kenpo"),
             Err(vec![
@@ -1462,38 +1262,22 @@ mod tests {
         );
         assert_eq!(
             validate_password(&p, "taro.kenpo", "aaaa"),
-            Err(vec![
-                FieldError::PasswordLength,
-                FieldError::PasswordTooSimple,
-                FieldError::PasswordRequireDigit
-            ])
+            Err(vec![FieldError::PasswordLength, FieldError::PasswordTooSimple, FieldError::PasswordRequireDigit])
         );
         assert_eq!(pw(""), Err(vec![FieldError::PasswordEmpty]));
     }
 
     #[test]
     fn password_same_as_current_and_confirmation() {
-        assert_eq!(
-            password_differs("Xk7#qLm2", true),
-            Err(FieldError::PasswordSameAsCurrent)
-        );
+        assert_eq!(password_differs("Xk7#qLm2", true), Err(FieldError::PasswordSameAsCurrent));
         assert_eq!(password_differs("Xk7#qLm2", false), Ok(()));
-        assert_eq!(
-            FieldError::PasswordSameAsCurrent.key(),
-            "validation.password.same_as_current"
-        );
-        assert_eq!(
-            password_confirmation_matches("Xk7#qLm2", "Xk7#qLm2"),
-            Ok(())
-        );
+        assert_eq!(FieldError::PasswordSameAsCurrent.key(), "validation.password.same_as_current");
+        assert_eq!(password_confirmation_matches("Xk7#qLm2", "Xk7#qLm2"), Ok(()));
         assert_eq!(
             password_confirmation_matches("Xk7#qLm2", "Xk7#qLm2 "),
             Err(FieldError::PasswordConfirmationMismatch)
         );
-        assert_eq!(
-            FieldError::PasswordConfirmationMismatch.field(),
-            "password_confirm"
-        );
+        assert_eq!(FieldError::PasswordConfirmationMismatch.field(), "password_confirm");
     }
 
     // ----- e-mail ----------------------------------------------------------------------------
@@ -1522,15 +1306,9 @@ mod tests {
     fn email_four_messages() {
         assert_eq!(normalize_email(""), Err(vec![FieldError::EmailEmpty]));
         assert_eq!(normalize_email("   "), Err(vec![FieldError::EmailEmpty]));
-        assert_eq!(
-            normalize_email("a?b@c.jp"),
-            Err(vec![FieldError::EmailInvalid])
-        );
+        assert_eq!(normalize_email("a?b@c.jp"), Err(vec![FieldError::EmailInvalid]));
         let long = email_of_len(256);
-        assert_eq!(
-            normalize_email(&long),
-            Err(vec![FieldError::EmailTooLong, FieldError::EmailInvalid])
-        );
+        assert_eq!(normalize_email(&long), Err(vec![FieldError::EmailTooLong, FieldError::EmailInvalid]));
         // The fourth message ("used by another account") is decided by the caller.
         assert_eq!(FieldError::EmailInUse.key(), "validation.email.in_use");
         assert_eq!(FieldError::EmailInUse.field(), "email");
@@ -1544,10 +1322,7 @@ mod tests {
         let e = normalize_email(&too_long).unwrap_err();
         assert!(e.contains(&FieldError::EmailTooLong) && e.contains(&FieldError::EmailInvalid));
         // Even otherwise garbage input of 256+ characters gets both messages.
-        assert_eq!(
-            normalize_email(&"x".repeat(300)),
-            Err(vec![FieldError::EmailTooLong, FieldError::EmailInvalid])
-        );
+        assert_eq!(normalize_email(&"x".repeat(300)), Err(vec![FieldError::EmailTooLong, FieldError::EmailInvalid]));
         // Counting happens after trimming.
         assert_eq!(normalize_email(&format!("  {ok}  ")), Ok(ok));
     }
@@ -1563,35 +1338,19 @@ mod tests {
             "a,b@c.jp", "a;b@c.jp", "a<b>@c.jp", "a\\b@c.jp", "a\"b@c.jp", "a\tb@c.jp", "a:b@c.jp",
         ];
         for bad in cases {
-            assert_eq!(
-                normalize_email(bad),
-                Err(vec![FieldError::EmailInvalid]),
-                "{bad:?}"
-            );
+            assert_eq!(normalize_email(bad), Err(vec![FieldError::EmailInvalid]), "{bad:?}");
         }
         let long_local = format!("{}@example.jp", "a".repeat(65));
-        assert_eq!(
-            normalize_email(&long_local),
-            Err(vec![FieldError::EmailInvalid])
-        );
+        assert_eq!(normalize_email(&long_local), Err(vec![FieldError::EmailInvalid]));
         let long_label = format!("a@{}.jp", "b".repeat(64));
-        assert_eq!(
-            normalize_email(&long_label),
-            Err(vec![FieldError::EmailInvalid])
-        );
+        assert_eq!(normalize_email(&long_label), Err(vec![FieldError::EmailInvalid]));
     }
 
     #[test]
     fn email_valid_and_normalised() {
-        assert_eq!(
-            normalize_email("taro.kenpo+x@example.co.jp").as_deref(),
-            Ok("taro.kenpo+x@example.co.jp")
-        );
+        assert_eq!(normalize_email("taro.kenpo+x@example.co.jp").as_deref(), Ok("taro.kenpo+x@example.co.jp"));
         // Domain lowercased, local part kept as typed, surrounding whitespace trimmed.
-        assert_eq!(
-            normalize_email("  Taro.Kenpo@Example.CO.JP \u{3000}").as_deref(),
-            Ok("Taro.Kenpo@example.co.jp")
-        );
+        assert_eq!(normalize_email("  Taro.Kenpo@Example.CO.JP \u{3000}").as_deref(), Ok("Taro.Kenpo@example.co.jp"));
         for ok in [
             "a@b.jp",
             "a_b-c@sub-domain.example.com",
@@ -1602,14 +1361,8 @@ mod tests {
         ] {
             assert_eq!(normalize_email(ok).as_deref(), Ok(ok), "{ok}");
         }
-        assert_eq!(
-            email_uniqueness_key("Taro.Kenpo@example.co.jp"),
-            "taro.kenpo@example.co.jp"
-        );
-        assert_eq!(
-            normalize_email("taro@example.jp\n").as_deref(),
-            Ok("taro@example.jp")
-        );
+        assert_eq!(email_uniqueness_key("Taro.Kenpo@example.co.jp"), "taro.kenpo@example.co.jp");
+        assert_eq!(normalize_email("taro@example.jp\n").as_deref(), Ok("taro@example.jp"));
     }
 
     // ----- birthdate -------------------------------------------------------------------------
@@ -1622,19 +1375,10 @@ mod tests {
         assert_eq!(parse_birthdate("1979-08-22"), Ok(date(1979, 8, 22)));
         assert_eq!(parse_birthdate("1979/08/22"), Ok(date(1979, 8, 22)));
         assert_eq!(parse_birthdate("1979/8/2"), Ok(date(1979, 8, 2)));
-        assert_eq!(
-            parse_birthdate("１９７９／０８／２２"),
-            Ok(date(1979, 8, 22))
-        );
-        assert_eq!(
-            parse_birthdate("１９７９－０８－２２"),
-            Ok(date(1979, 8, 22))
-        );
+        assert_eq!(parse_birthdate("１９７９／０８／２２"), Ok(date(1979, 8, 22)));
+        assert_eq!(parse_birthdate("１９７９－０８－２２"), Ok(date(1979, 8, 22)));
         assert_eq!(parse_birthdate("1979年8月22日"), Ok(date(1979, 8, 22)));
-        assert_eq!(
-            parse_birthdate("１９７９年０８月２２日"),
-            Ok(date(1979, 8, 22))
-        );
+        assert_eq!(parse_birthdate("１９７９年０８月２２日"), Ok(date(1979, 8, 22)));
         assert_eq!(parse_birthdate("20000229"), Ok(date(2000, 2, 29)));
         assert_eq!(parse_birthdate("19000101"), Ok(date(1900, 1, 1)));
         assert_eq!(parse_birthdate("21001231"), Ok(date(2100, 12, 31)));
@@ -1642,75 +1386,30 @@ mod tests {
 
     #[test]
     fn birthdate_invalid() {
-        assert_eq!(
-            parse_birthdate("19790230"),
-            Err(FieldError::BirthdateInvalidDate)
-        );
-        assert_eq!(
-            parse_birthdate("19791301"),
-            Err(FieldError::BirthdateInvalidDate)
-        );
-        assert_eq!(
-            parse_birthdate("19790000"),
-            Err(FieldError::BirthdateInvalidDate)
-        );
-        assert_eq!(
-            parse_birthdate("19000229"),
-            Err(FieldError::BirthdateInvalidDate)
-        );
+        assert_eq!(parse_birthdate("19790230"), Err(FieldError::BirthdateInvalidDate));
+        assert_eq!(parse_birthdate("19791301"), Err(FieldError::BirthdateInvalidDate));
+        assert_eq!(parse_birthdate("19790000"), Err(FieldError::BirthdateInvalidDate));
+        assert_eq!(parse_birthdate("19000229"), Err(FieldError::BirthdateInvalidDate));
         assert_eq!(parse_birthdate("1979082"), Err(FieldError::BirthdateFormat));
-        assert_eq!(
-            parse_birthdate("197908221"),
-            Err(FieldError::BirthdateFormat)
-        );
-        assert_eq!(
-            parse_birthdate("abcdefgh"),
-            Err(FieldError::BirthdateFormat)
-        );
-        assert_eq!(
-            parse_birthdate("1979O822"),
-            Err(FieldError::BirthdateFormat)
-        );
-        assert_eq!(
-            parse_birthdate("昭和54年8月22日"),
-            Err(FieldError::BirthdateFormat)
-        );
-        assert_eq!(
-            parse_birthdate("1979-08/22"),
-            Err(FieldError::BirthdateFormat)
-        );
-        assert_eq!(
-            parse_birthdate("79-08-22"),
-            Err(FieldError::BirthdateFormat)
-        );
-        assert_eq!(
-            parse_birthdate("+1979082"),
-            Err(FieldError::BirthdateFormat)
-        );
+        assert_eq!(parse_birthdate("197908221"), Err(FieldError::BirthdateFormat));
+        assert_eq!(parse_birthdate("abcdefgh"), Err(FieldError::BirthdateFormat));
+        assert_eq!(parse_birthdate("1979O822"), Err(FieldError::BirthdateFormat));
+        assert_eq!(parse_birthdate("昭和54年8月22日"), Err(FieldError::BirthdateFormat));
+        assert_eq!(parse_birthdate("1979-08/22"), Err(FieldError::BirthdateFormat));
+        assert_eq!(parse_birthdate("79-08-22"), Err(FieldError::BirthdateFormat));
+        assert_eq!(parse_birthdate("+1979082"), Err(FieldError::BirthdateFormat));
         assert_eq!(parse_birthdate(""), Err(FieldError::BirthdateEmpty));
         assert_eq!(parse_birthdate("  "), Err(FieldError::BirthdateEmpty));
-        assert_eq!(
-            parse_birthdate("18991231"),
-            Err(FieldError::BirthdateOutOfRange)
-        );
-        assert_eq!(
-            parse_birthdate("21010101"),
-            Err(FieldError::BirthdateOutOfRange)
-        );
-        assert_eq!(
-            parse_birthdate("05408220"),
-            Err(FieldError::BirthdateOutOfRange)
-        );
+        assert_eq!(parse_birthdate("18991231"), Err(FieldError::BirthdateOutOfRange));
+        assert_eq!(parse_birthdate("21010101"), Err(FieldError::BirthdateOutOfRange));
+        assert_eq!(parse_birthdate("05408220"), Err(FieldError::BirthdateOutOfRange));
     }
 
     #[test]
     fn birthdate_future() {
         let today = date(2025, 4, 1);
         assert_eq!(check_birthdate_not_future(date(2025, 4, 1), today), Ok(()));
-        assert_eq!(
-            check_birthdate_not_future(date(2025, 4, 2), today),
-            Err(FieldError::BirthdateInFuture)
-        );
+        assert_eq!(check_birthdate_not_future(date(2025, 4, 2), today), Err(FieldError::BirthdateInFuture));
     }
 
     // ----- names and kana --------------------------------------------------------------------
@@ -1718,28 +1417,13 @@ mod tests {
     #[test]
     fn kana_normalisation() {
         assert_eq!(normalize_kana("ｹﾝﾎﾟ").as_deref(), Ok("ケンポ"));
-        assert_eq!(
-            normalize_kana("ｹﾝｺｳ ﾀﾛｳ").as_deref(),
-            Ok("ケンコウ\u{3000}タロウ")
-        );
+        assert_eq!(normalize_kana("ｹﾝｺｳ ﾀﾛｳ").as_deref(), Ok("ケンコウ\u{3000}タロウ"));
         assert_eq!(normalize_kana("ガッコウ").as_deref(), Ok("ガッコウ"));
         assert_eq!(normalize_kana("ｶﾞｯｺｳ").as_deref(), Ok("ガッコウ"));
-        assert_eq!(
-            normalize_kana("ケンポ　タロウ").as_deref(),
-            Ok("ケンポ\u{3000}タロウ")
-        );
-        assert_eq!(
-            normalize_kana(" ケンポ  　タロウ ").as_deref(),
-            Ok("ケンポ\u{3000}タロウ")
-        );
-        assert_eq!(
-            normalize_kana("ヴァイオリン").as_deref(),
-            Ok("ヴァイオリン")
-        );
-        assert_eq!(
-            normalize_kana("マイケル・ジョーダン").as_deref(),
-            Ok("マイケル・ジョーダン")
-        );
+        assert_eq!(normalize_kana("ケンポ　タロウ").as_deref(), Ok("ケンポ\u{3000}タロウ"));
+        assert_eq!(normalize_kana(" ケンポ  　タロウ ").as_deref(), Ok("ケンポ\u{3000}タロウ"));
+        assert_eq!(normalize_kana("ヴァイオリン").as_deref(), Ok("ヴァイオリン"));
+        assert_eq!(normalize_kana("マイケル・ジョーダン").as_deref(), Ok("マイケル・ジョーダン"));
         // Decomposed voiced marks compose.
         assert_eq!(normalize_kana("ホ\u{309a}ン").as_deref(), Ok("ポン"));
     }
@@ -1752,135 +1436,55 @@ mod tests {
 
     #[test]
     fn kana_refused() {
-        assert_eq!(
-            normalize_kana("けんぽ"),
-            Err(FieldError::KanaInvalidChar(NamePart::Unspecified))
-        );
-        assert_eq!(
-            normalize_kana("ケンぽ"),
-            Err(FieldError::KanaInvalidChar(NamePart::Unspecified))
-        );
-        assert_eq!(
-            normalize_kana("健保"),
-            Err(FieldError::KanaInvalidChar(NamePart::Unspecified))
-        );
-        assert_eq!(
-            normalize_kana("KENPO"),
-            Err(FieldError::KanaInvalidChar(NamePart::Unspecified))
-        );
-        assert_eq!(
-            normalize_kana("ケンポ1"),
-            Err(FieldError::KanaInvalidChar(NamePart::Unspecified))
-        );
-        assert_eq!(
-            normalize_kana("ケン-ポ"),
-            Err(FieldError::KanaInvalidChar(NamePart::Unspecified))
-        );
+        assert_eq!(normalize_kana("けんぽ"), Err(FieldError::KanaInvalidChar(NamePart::Unspecified)));
+        assert_eq!(normalize_kana("ケンぽ"), Err(FieldError::KanaInvalidChar(NamePart::Unspecified)));
+        assert_eq!(normalize_kana("健保"), Err(FieldError::KanaInvalidChar(NamePart::Unspecified)));
+        assert_eq!(normalize_kana("KENPO"), Err(FieldError::KanaInvalidChar(NamePart::Unspecified)));
+        assert_eq!(normalize_kana("ケンポ1"), Err(FieldError::KanaInvalidChar(NamePart::Unspecified)));
+        assert_eq!(normalize_kana("ケン-ポ"), Err(FieldError::KanaInvalidChar(NamePart::Unspecified)));
         assert_eq!(normalize_kana("ケン\tポ").as_deref(), Ok("ケン\u{3000}ポ")); // whitespace → space
-        assert_eq!(
-            normalize_kana("ケン\u{0}ポ"),
-            Err(FieldError::KanaInvalidChar(NamePart::Unspecified))
-        );
-        assert_eq!(
-            normalize_kana(""),
-            Err(FieldError::KanaEmpty(NamePart::Unspecified))
-        );
-        assert_eq!(
-            normalize_kana("\u{3000} "),
-            Err(FieldError::KanaEmpty(NamePart::Unspecified))
-        );
+        assert_eq!(normalize_kana("ケン\u{0}ポ"), Err(FieldError::KanaInvalidChar(NamePart::Unspecified)));
+        assert_eq!(normalize_kana(""), Err(FieldError::KanaEmpty(NamePart::Unspecified)));
+        assert_eq!(normalize_kana("\u{3000} "), Err(FieldError::KanaEmpty(NamePart::Unspecified)));
         assert_eq!(normalize_kana(&"ア".repeat(50)), Ok("ア".repeat(50)));
-        assert_eq!(
-            normalize_kana(&"ア".repeat(51)),
-            Err(FieldError::KanaLength(NamePart::Unspecified))
-        );
+        assert_eq!(normalize_kana(&"ア".repeat(51)), Err(FieldError::KanaLength(NamePart::Unspecified)));
         // Half-width input counts after normalisation: 50 × ﾎﾟ is 50 characters.
         assert_eq!(normalize_kana(&"ﾎﾟ".repeat(50)), Ok("ポ".repeat(50)));
-        assert_eq!(
-            normalize_kana(""),
-            Err(FieldError::KanaEmpty(NamePart::Unspecified))
-        );
+        assert_eq!(normalize_kana(""), Err(FieldError::KanaEmpty(NamePart::Unspecified)));
     }
 
     #[test]
     fn kana_and_name_parts() {
-        assert_eq!(
-            normalize_kana_part(NamePart::Family, "けんぽ"),
-            Err(FieldError::KanaInvalidChar(NamePart::Family))
-        );
-        assert_eq!(
-            FieldError::KanaInvalidChar(NamePart::Family).field(),
-            "family_kana"
-        );
+        assert_eq!(normalize_kana_part(NamePart::Family, "けんぽ"), Err(FieldError::KanaInvalidChar(NamePart::Family)));
+        assert_eq!(FieldError::KanaInvalidChar(NamePart::Family).field(), "family_kana");
         assert_eq!(FieldError::KanaEmpty(NamePart::Given).field(), "given_kana");
         assert_eq!(FieldError::KanaEmpty(NamePart::Unspecified).field(), "kana");
-        assert_eq!(
-            FieldError::NameEmpty(NamePart::Family).field(),
-            "family_name"
-        );
-        assert_eq!(
-            FieldError::NameLength(NamePart::Given).field(),
-            "given_name"
-        );
-        assert_eq!(
-            FieldError::NameLength(NamePart::Unspecified).field(),
-            "name"
-        );
+        assert_eq!(FieldError::NameEmpty(NamePart::Family).field(), "family_name");
+        assert_eq!(FieldError::NameLength(NamePart::Given).field(), "given_name");
+        assert_eq!(FieldError::NameLength(NamePart::Unspecified).field(), "name");
         assert_eq!(
             FieldError::KanaLength(NamePart::Unspecified).for_part(NamePart::Given),
             FieldError::KanaLength(NamePart::Given)
         );
-        assert_eq!(
-            FieldError::EmailEmpty.for_part(NamePart::Given),
-            FieldError::EmailEmpty
-        );
-        assert_eq!(
-            FieldError::KanaEmpty(NamePart::Family).key(),
-            FieldError::KanaEmpty(NamePart::Given).key()
-        );
-        assert_eq!(
-            normalize_name_part(NamePart::Given, " "),
-            Err(FieldError::NameEmpty(NamePart::Given))
-        );
+        assert_eq!(FieldError::EmailEmpty.for_part(NamePart::Given), FieldError::EmailEmpty);
+        assert_eq!(FieldError::KanaEmpty(NamePart::Family).key(), FieldError::KanaEmpty(NamePart::Given).key());
+        assert_eq!(normalize_name_part(NamePart::Given, " "), Err(FieldError::NameEmpty(NamePart::Given)));
     }
 
     #[test]
     fn names() {
         assert_eq!(normalize_name(" 健保 ").as_deref(), Ok("健保"));
-        assert_eq!(
-            normalize_name("\u{3000}太郎\u{3000}").as_deref(),
-            Ok("太郎")
-        );
+        assert_eq!(normalize_name("\u{3000}太郎\u{3000}").as_deref(), Ok("太郎"));
         assert_eq!(normalize_name("Smith-Jones").as_deref(), Ok("Smith-Jones"));
         assert_eq!(normalize_name("Jose\u{301}").as_deref(), Ok("José")); // NFC
         assert_eq!(normalize_name("ｹﾝﾎﾟ").as_deref(), Ok("ｹﾝﾎﾟ")); // NFC, not NFKC
         assert_eq!(normalize_name("辻\u{E0100}").as_deref(), Ok("辻\u{E0100}")); // IVS kept
-        assert_eq!(
-            normalize_name(""),
-            Err(FieldError::NameEmpty(NamePart::Unspecified))
-        );
-        assert_eq!(
-            normalize_name(" \t "),
-            Err(FieldError::NameEmpty(NamePart::Unspecified))
-        );
+        assert_eq!(normalize_name(""), Err(FieldError::NameEmpty(NamePart::Unspecified)));
+        assert_eq!(normalize_name(" \t "), Err(FieldError::NameEmpty(NamePart::Unspecified)));
         assert_eq!(normalize_name(&"山".repeat(50)), Ok("山".repeat(50)));
-        assert_eq!(
-            normalize_name(&"山".repeat(51)),
-            Err(FieldError::NameLength(NamePart::Unspecified))
-        );
-        for bad in [
-            "山\u{0}田",
-            "山\n田",
-            "山\u{7f}田",
-            "山\u{200b}田",
-            "山\u{202e}田",
-            "山\u{85}田",
-        ] {
-            assert_eq!(
-                normalize_name(bad),
-                Err(FieldError::NameInvalidChar(NamePart::Unspecified)),
-                "{bad:?}"
-            );
+        assert_eq!(normalize_name(&"山".repeat(51)), Err(FieldError::NameLength(NamePart::Unspecified)));
+        for bad in ["山\u{0}田", "山\n田", "山\u{7f}田", "山\u{200b}田", "山\u{202e}田", "山\u{85}田"] {
+            assert_eq!(normalize_name(bad), Err(FieldError::NameInvalidChar(NamePart::Unspecified)), "{bad:?}");
         }
     }
 
@@ -1888,42 +1492,15 @@ mod tests {
 
     #[test]
     fn insurer_numbers() {
-        assert_eq!(
-            normalize_insurer_number("01234567").as_deref(),
-            Ok("01234567")
-        );
-        assert_eq!(
-            normalize_insurer_number("０１２３４５６７").as_deref(),
-            Ok("01234567")
-        );
-        assert_eq!(
-            normalize_insurer_number(" 06130012 ").as_deref(),
-            Ok("06130012")
-        );
-        assert_eq!(
-            normalize_insurer_number("1234567"),
-            Err(FieldError::InsurerNumberFormat)
-        );
-        assert_eq!(
-            normalize_insurer_number("123456789"),
-            Err(FieldError::InsurerNumberFormat)
-        );
-        assert_eq!(
-            normalize_insurer_number("0123-4567"),
-            Err(FieldError::InsurerNumberFormat)
-        );
-        assert_eq!(
-            normalize_insurer_number("0123456a"),
-            Err(FieldError::InsurerNumberFormat)
-        );
-        assert_eq!(
-            normalize_insurer_number("０１２３４５６"),
-            Err(FieldError::InsurerNumberFormat)
-        );
-        assert_eq!(
-            normalize_insurer_number(""),
-            Err(FieldError::InsurerNumberEmpty)
-        );
+        assert_eq!(normalize_insurer_number("01234567").as_deref(), Ok("01234567"));
+        assert_eq!(normalize_insurer_number("０１２３４５６７").as_deref(), Ok("01234567"));
+        assert_eq!(normalize_insurer_number(" 06130012 ").as_deref(), Ok("06130012"));
+        assert_eq!(normalize_insurer_number("1234567"), Err(FieldError::InsurerNumberFormat));
+        assert_eq!(normalize_insurer_number("123456789"), Err(FieldError::InsurerNumberFormat));
+        assert_eq!(normalize_insurer_number("0123-4567"), Err(FieldError::InsurerNumberFormat));
+        assert_eq!(normalize_insurer_number("0123456a"), Err(FieldError::InsurerNumberFormat));
+        assert_eq!(normalize_insurer_number("０１２３４５６"), Err(FieldError::InsurerNumberFormat));
+        assert_eq!(normalize_insurer_number(""), Err(FieldError::InsurerNumberEmpty));
     }
 
     #[test]
@@ -1938,19 +1515,10 @@ mod tests {
         assert_eq!(normalize_card_symbol("ＡＢ１").as_deref(), Ok("AB1"));
         assert_eq!(normalize_card_symbol("A").as_deref(), Ok("A"));
         assert_eq!(normalize_card_symbol(&"1".repeat(20)), Ok("1".repeat(20)));
-        assert_eq!(
-            normalize_card_symbol(&"1".repeat(21)),
-            Err(FieldError::CardSymbolLength)
-        );
+        assert_eq!(normalize_card_symbol(&"1".repeat(21)), Err(FieldError::CardSymbolLength));
         assert_eq!(normalize_card_symbol(""), Err(FieldError::CardSymbolEmpty));
-        for bad in [
-            "-12", "12-", "12--34", "-", "12 34", "12/34", "健12", "12_34", "<1>",
-        ] {
-            assert_eq!(
-                normalize_card_symbol(bad),
-                Err(FieldError::CardSymbolFormat),
-                "{bad}"
-            );
+        for bad in ["-12", "12-", "12--34", "-", "12 34", "12/34", "健12", "12_34", "<1>"] {
+            assert_eq!(normalize_card_symbol(bad), Err(FieldError::CardSymbolFormat), "{bad}");
         }
     }
 
@@ -1962,17 +1530,10 @@ mod tests {
         assert_eq!(normalize_card_number("12-3").as_deref(), Ok("12-3"));
         assert_eq!(normalize_card_number("１２ー３").as_deref(), Ok("12-3"));
         assert_eq!(normalize_card_number(&"9".repeat(20)), Ok("9".repeat(20)));
-        assert_eq!(
-            normalize_card_number(&"9".repeat(21)),
-            Err(FieldError::CardNumberLength)
-        );
+        assert_eq!(normalize_card_number(&"9".repeat(21)), Err(FieldError::CardNumberLength));
         assert_eq!(normalize_card_number(" "), Err(FieldError::CardNumberEmpty));
         for bad in ["12a", "AB", "-1", "1-", "1--2", "1 2", "１２３あ"] {
-            assert_eq!(
-                normalize_card_number(bad),
-                Err(FieldError::CardNumberFormat),
-                "{bad}"
-            );
+            assert_eq!(normalize_card_number(bad), Err(FieldError::CardNumberFormat), "{bad}");
         }
     }
 
@@ -2009,31 +1570,18 @@ mod tests {
                     panic!("{lang}: missing {}", e.key());
                 };
                 let has_placeholder = v.contains("{min}") || v.contains("{max}");
-                assert_eq!(
-                    has_placeholder,
-                    *e == FieldError::PasswordLength,
-                    "{lang}: {}",
-                    e.key()
-                );
+                assert_eq!(has_placeholder, *e == FieldError::PasswordLength, "{lang}: {}", e.key());
             }
             for (k, _) in &keys {
-                assert!(
-                    FieldError::ALL.iter().any(|e| e.key() == k),
-                    "{lang}: unused key {k}"
-                );
+                assert!(FieldError::ALL.iter().any(|e| e.key() == k), "{lang}: unused key {k}");
             }
         }
         let ja = catalog_keys(catalogs[0].1);
         let text = |key: &str| ja.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-        assert_eq!(
-            text("validation.email.empty").as_deref(),
-            Some("\"メールアドレスを入力してください。\"")
-        );
+        assert_eq!(text("validation.email.empty").as_deref(), Some("\"メールアドレスを入力してください。\""));
         assert_eq!(
             text("validation.email.invalid").as_deref(),
-            Some(
-                "\"無効なメールアドレスです。入力したメールアドレスに誤りがないかご確認ください。\""
-            )
+            Some("\"無効なメールアドレスです。入力したメールアドレスに誤りがないかご確認ください。\"")
         );
         assert_eq!(
             text("validation.email.too_long").as_deref(),
@@ -2041,9 +1589,7 @@ mod tests {
         );
         assert_eq!(
             text("validation.email.in_use").as_deref(),
-            Some(
-                "\"他のアカウントで設定されているメールアドレスです。別のメールアドレスを入力してください。\""
-            )
+            Some("\"他のアカウントで設定されているメールアドレスです。別のメールアドレスを入力してください。\"")
         );
     }
 

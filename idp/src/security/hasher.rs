@@ -151,11 +151,7 @@ impl Hasher {
 /// Synchronous hash, for the command line.
 pub fn hash_now(profile: HashProfile, password: &str) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut OsRng);
-    profile
-        .argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|_| HashError::Hash)
+    profile.argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|_| HashError::Hash)
 }
 
 pub fn verify_now(profile: HashProfile, stored: &str, password: &str) -> Verdict {
@@ -169,7 +165,9 @@ pub fn verify_now(profile: HashProfile, stored: &str, password: &str) -> Verdict
     let wanted = profile.params();
     let current = Params::try_from(&parsed).ok();
     let needs_rehash = parsed.algorithm.as_str() != "argon2id"
-        || current.is_none_or(|c| c.m_cost() != wanted.m_cost() || c.t_cost() != wanted.t_cost() || c.p_cost() != wanted.p_cost());
+        || current.is_none_or(|c| {
+            c.m_cost() != wanted.m_cost() || c.t_cost() != wanted.t_cost() || c.p_cost() != wanted.p_cost()
+        });
     Verdict::Match { needs_rehash }
 }
 

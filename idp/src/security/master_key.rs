@@ -8,12 +8,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 pub fn parse(b64: &str) -> Result<[u8; 32], String> {
-    let bytes = STANDARD
-        .decode(b64.trim())
-        .map_err(|_| "secrets.master_key must be base64 (32 random bytes)".to_string())?;
-    bytes
-        .try_into()
-        .map_err(|_| "secrets.master_key must decode to exactly 32 bytes".to_string())
+    let bytes =
+        STANDARD.decode(b64.trim()).map_err(|_| "secrets.master_key must be base64 (32 random bytes)".to_string())?;
+    bytes.try_into().map_err(|_| "secrets.master_key must decode to exactly 32 bytes".to_string())
 }
 
 /// Loads the key from `path`, creating it (mode 0600) when missing.

@@ -16,7 +16,14 @@ pub struct OutboxRow {
     pub attempts: i32,
 }
 
-pub fn enqueue(c: &mut AnyConnection, realm_id: &str, client_pk: &str, uri: &str, token: &str, now: NaiveDateTime) -> Result<(), StoreError> {
+pub fn enqueue(
+    c: &mut AnyConnection,
+    realm_id: &str,
+    client_pk: &str,
+    uri: &str,
+    token: &str,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
     diesel::insert_into(backchannel_outbox::table)
         .values((
             backchannel_outbox::id.eq(new_id()),

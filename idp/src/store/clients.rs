@@ -131,13 +131,7 @@ pub fn find(c: &mut AnyConnection, realm_id: &str, client_id: &str) -> Result<Op
 }
 
 pub fn find_by_id(c: &mut AnyConnection, id: &str) -> Result<Option<Client>, StoreError> {
-    clients::table
-        .find(id)
-        .select(ClientRow::as_select())
-        .first(c)
-        .optional()?
-        .map(Client::try_from)
-        .transpose()
+    clients::table.find(id).select(ClientRow::as_select()).first(c).optional()?.map(Client::try_from).transpose()
 }
 
 pub fn list(c: &mut AnyConnection, realm_id: &str) -> Result<Vec<Client>, StoreError> {

@@ -32,7 +32,13 @@ pub fn find(c: &mut AnyConnection, id: &str) -> Result<Option<FlowRow>, StoreErr
 }
 
 /// Saves a new state if the stored version is still `expected_version`.
-pub fn save(c: &mut AnyConnection, id: &str, expected_version: i64, state: &str, now: NaiveDateTime) -> Result<(), StoreError> {
+pub fn save(
+    c: &mut AnyConnection,
+    id: &str,
+    expected_version: i64,
+    state: &str,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
     let n = diesel::update(auth_flows::table.find(id).filter(auth_flows::version.eq(expected_version)))
         .set((
             auth_flows::state.eq(state),

@@ -89,7 +89,13 @@ pub fn use_code(c: &mut AnyConnection, code_hash: &str, now: NaiveDateTime) -> R
     Ok(if spent == 1 { CodeUse::Fresh(code, grant) } else { CodeUse::Replayed(grant) })
 }
 
-pub fn insert_refresh(c: &mut AnyConnection, token_hash: &str, grant_id: &str, now: NaiveDateTime, expires_at: NaiveDateTime) -> Result<(), StoreError> {
+pub fn insert_refresh(
+    c: &mut AnyConnection,
+    token_hash: &str,
+    grant_id: &str,
+    now: NaiveDateTime,
+    expires_at: NaiveDateTime,
+) -> Result<(), StoreError> {
     diesel::insert_into(refresh_tokens::table)
         .values((
             refresh_tokens::token_hash.eq(token_hash),
@@ -136,7 +142,11 @@ pub fn rotate_refresh(c: &mut AnyConnection, token_hash: &str, now: NaiveDateTim
 }
 
 /// The grant a live (not rotated, not expired) refresh token belongs to, without using it.
-pub fn refresh_grant(c: &mut AnyConnection, token_hash: &str, now: NaiveDateTime) -> Result<Option<GrantRow>, StoreError> {
+pub fn refresh_grant(
+    c: &mut AnyConnection,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> Result<Option<GrantRow>, StoreError> {
     let row: Option<String> = refresh_tokens::table
         .find(token_hash)
         .filter(refresh_tokens::rotated_at.is_null())

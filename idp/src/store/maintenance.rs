@@ -3,7 +3,9 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::schema::{auth_codes, auth_flows, backchannel_outbox, refresh_tokens, revoked_tokens, sso_sessions, used_assertions};
+use super::schema::{
+    auth_codes, auth_flows, backchannel_outbox, refresh_tokens, revoked_tokens, sso_sessions, used_assertions,
+};
 use super::{AnyConnection, StoreError};
 
 pub fn sweep(c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, StoreError> {

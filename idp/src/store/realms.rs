@@ -23,7 +23,12 @@ impl TryFrom<RealmRow> for Realm {
     }
 }
 
-pub fn insert(c: &mut AnyConnection, name: &str, display_name: &str, settings: &RealmSettings) -> Result<Realm, StoreError> {
+pub fn insert(
+    c: &mut AnyConnection,
+    name: &str,
+    display_name: &str,
+    settings: &RealmSettings,
+) -> Result<Realm, StoreError> {
     let t = now();
     let row = RealmRow {
         id: new_id(),

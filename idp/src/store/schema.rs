@@ -247,8 +247,23 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
-    realms, signing_keys, clients, users, sso_sessions, session_clients, auth_flows, grants,
-    auth_codes, refresh_tokens, revoked_tokens, used_assertions, backchannel_outbox,
-    login_failures, audit_events, mail_outbox, email_verifications,
-    terms_versions, terms_acceptances,
+    realms,
+    signing_keys,
+    clients,
+    users,
+    sso_sessions,
+    session_clients,
+    auth_flows,
+    grants,
+    auth_codes,
+    refresh_tokens,
+    revoked_tokens,
+    used_assertions,
+    backchannel_outbox,
+    login_failures,
+    audit_events,
+    mail_outbox,
+    email_verifications,
+    terms_versions,
+    terms_acceptances,
 );

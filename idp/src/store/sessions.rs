@@ -28,7 +28,12 @@ pub fn insert(c: &mut AnyConnection, row: &SessionRow) -> Result<(), StoreError>
 }
 
 /// A session that has not expired, by its cookie hash.
-pub fn find_live(c: &mut AnyConnection, id: &str, realm_id: &str, now: NaiveDateTime) -> Result<Option<SessionRow>, StoreError> {
+pub fn find_live(
+    c: &mut AnyConnection,
+    id: &str,
+    realm_id: &str,
+    now: NaiveDateTime,
+) -> Result<Option<SessionRow>, StoreError> {
     Ok(sso_sessions::table
         .find(id)
         .filter(sso_sessions::realm_id.eq(realm_id))
@@ -39,11 +44,7 @@ pub fn find_live(c: &mut AnyConnection, id: &str, realm_id: &str, now: NaiveDate
 }
 
 pub fn find_by_sid(c: &mut AnyConnection, sid: &str) -> Result<Option<SessionRow>, StoreError> {
-    Ok(sso_sessions::table
-        .filter(sso_sessions::sid.eq(sid))
-        .select(SessionRow::as_select())
-        .first(c)
-        .optional()?)
+    Ok(sso_sessions::table.filter(sso_sessions::sid.eq(sid)).select(SessionRow::as_select()).first(c).optional()?)
 }
 
 /// A fresh authentication on an existing session: new auth_time, methods and lifetime.
@@ -75,14 +76,16 @@ pub fn delete(c: &mut AnyConnection, id: &str) -> Result<(), StoreError> {
 }
 
 pub fn for_user(c: &mut AnyConnection, user_id: &str) -> Result<Vec<SessionRow>, StoreError> {
-    Ok(sso_sessions::table
-        .filter(sso_sessions::user_id.eq(user_id))
-        .select(SessionRow::as_select())
-        .load(c)?)
+    Ok(sso_sessions::table.filter(sso_sessions::user_id.eq(user_id)).select(SessionRow::as_select()).load(c)?)
 }
 
 /// Records that `client_pk` received tokens from this session (for back-channel logout).
-pub fn add_client(c: &mut AnyConnection, session_id: &str, client_pk: &str, now: NaiveDateTime) -> Result<(), StoreError> {
+pub fn add_client(
+    c: &mut AnyConnection,
+    session_id: &str,
+    client_pk: &str,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
     let exists = session_clients::table
         .find((session_id, client_pk))
         .select(session_clients::client_id)
@@ -106,7 +109,10 @@ pub fn add_client(c: &mut AnyConnection, session_id: &str, client_pk: &str, now:
 }
 
 /// The clients of a session that registered a back-channel logout URI: (client pk, uri).
-pub fn backchannel_targets(c: &mut AnyConnection, session_id: &str) -> Result<Vec<(String, String, String)>, StoreError> {
+pub fn backchannel_targets(
+    c: &mut AnyConnection,
+    session_id: &str,
+) -> Result<Vec<(String, String, String)>, StoreError> {
     let rows: Vec<(String, String, Option<String>)> = session_clients::table
         .inner_join(clients::table.on(clients::id.eq(session_clients::client_id)))
         .filter(session_clients::session_id.eq(session_id))

@@ -71,19 +71,27 @@ pub fn find(c: &mut AnyConnection, id: &str) -> Result<Option<UserRow>, StoreErr
     Ok(users::table.find(id).select(UserRow::as_select()).first(c).optional()?)
 }
 
-pub fn email_taken(c: &mut AnyConnection, realm_id: &str, email: &str, except_user: Option<&str>) -> Result<bool, StoreError> {
-    let mut q = users::table
-        .filter(users::realm_id.eq(realm_id))
-        .filter(users::email.eq(email))
-        .select(users::id)
-        .into_boxed();
+pub fn email_taken(
+    c: &mut AnyConnection,
+    realm_id: &str,
+    email: &str,
+    except_user: Option<&str>,
+) -> Result<bool, StoreError> {
+    let mut q =
+        users::table.filter(users::realm_id.eq(realm_id)).filter(users::email.eq(email)).select(users::id).into_boxed();
     if let Some(id) = except_user {
         q = q.filter(users::id.ne(id.to_string()));
     }
     Ok(q.first::<String>(c).optional()?.is_some())
 }
 
-pub fn set_password_hash(c: &mut AnyConnection, user_id: &str, hash: &str, temporary: bool, at: NaiveDateTime) -> Result<(), StoreError> {
+pub fn set_password_hash(
+    c: &mut AnyConnection,
+    user_id: &str,
+    hash: &str,
+    temporary: bool,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
     diesel::update(users::table.find(user_id))
         .set((
             users::password_hash.eq(hash),
@@ -133,7 +141,8 @@ pub fn mark_email_verified(c: &mut AnyConnection, user_id: &str, email: &str) ->
 /// Removes one action from the member's recorded required actions.
 pub fn complete_action(c: &mut AnyConnection, user_id: &str, action: &str) -> Result<(), StoreError> {
     if let Some(u) = find(c, user_id)? {
-        let remaining: Vec<String> = u.required_actions()?.into_iter().filter(|a| !a.eq_ignore_ascii_case(action)).collect();
+        let remaining: Vec<String> =
+            u.required_actions()?.into_iter().filter(|a| !a.eq_ignore_ascii_case(action)).collect();
         set_required_actions(c, user_id, &remaining)?;
     }
     Ok(())

@@ -38,7 +38,9 @@ pub fn use_once(c: &mut AnyConnection, token_hash: &str, now: NaiveDateTime) -> 
 /// A newer link replaces the older ones of the same member.
 pub fn expire_for_user(c: &mut AnyConnection, user_id: &str, now: NaiveDateTime) -> Result<(), StoreError> {
     diesel::update(
-        email_verifications::table.filter(email_verifications::user_id.eq(user_id)).filter(email_verifications::used_at.is_null()),
+        email_verifications::table
+            .filter(email_verifications::user_id.eq(user_id))
+            .filter(email_verifications::used_at.is_null()),
     )
     .set(email_verifications::expires_at.eq(now))
     .execute(c)?;

@@ -70,7 +70,15 @@ fn messages(st: &AppState, locale: Locale, realm: &Realm, errors: &[FieldError])
         .collect()
 }
 
-async fn render(st: &AppState, req: &HttpRequest, realm: &Realm, flow: &Flow, errors: Vec<String>, notice: Option<&str>, status: StatusCode) -> Res {
+async fn render(
+    st: &AppState,
+    req: &HttpRequest,
+    realm: &Realm,
+    flow: &Flow,
+    errors: Vec<String>,
+    notice: Option<&str>,
+    status: StatusCode,
+) -> Res {
     let locale = extract::locale(req, flow.request.ui_locales.as_deref());
     let Page::Action(action) = flow.state.page() else {
         return Ok(see_other(&super::login::login_path(realm)));
@@ -80,7 +88,8 @@ async fn render(st: &AppState, req: &HttpRequest, realm: &Realm, flow: &Flow, er
         .store
         .run(move |c| {
             let user = store::users::find(c, &uid)?;
-            let terms = if action == RequiredAction::TermsAndConditions { store::terms::current(c, &rid)? } else { None };
+            let terms =
+                if action == RequiredAction::TermsAndConditions { store::terms::current(c, &rid)? } else { None };
             Ok((user, terms))
         })
         .await?;
@@ -141,7 +150,9 @@ pub async fn action_post(st: web::Data<AppState>, req: HttpRequest, path: web::P
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let ip = client_ip(&req);
     let outcome = match flow.state.page() {
-        Page::Action(RequiredAction::VerifyBirthdate) => actions::verify_birthdate(&st, &realm, flow.clone(), field("birthdate"), ip).await?,
+        Page::Action(RequiredAction::VerifyBirthdate) => {
+            actions::verify_birthdate(&st, &realm, flow.clone(), field("birthdate"), ip).await?
+        }
         Page::Action(RequiredAction::TermsAndConditions) => {
             let version = field("terms_version").parse::<i32>().ok();
             actions::answer_terms(&st, &realm, flow.clone(), field("answer") == "agree", version, ip).await?
@@ -151,7 +162,16 @@ pub async fn action_post(st: web::Data<AppState>, req: HttpRequest, path: web::P
         }
         Page::Action(RequiredAction::UpdatePassword) => {
             let sign_out = field("logout-sessions") == "on";
-            actions::update_password(&st, &realm, flow.clone(), Secret::new(field("password-new")), Secret::new(field("password-confirm")), sign_out, ip).await?
+            actions::update_password(
+                &st,
+                &realm,
+                flow.clone(),
+                Secret::new(field("password-new")),
+                Secret::new(field("password-confirm")),
+                sign_out,
+                ip,
+            )
+            .await?
         }
         Page::Action(RequiredAction::VerifyEmail) => match field("op") {
             "continue" => actions::confirm_email(&st, &realm, flow.clone(), ip).await?,
@@ -166,8 +186,12 @@ pub async fn action_post(st: web::Data<AppState>, req: HttpRequest, path: web::P
             let msgs = messages(&st, locale, &realm, &errors);
             render(&st, &req, &realm, &flow, msgs, None, StatusCode::OK).await
         }
-        ActionOutcome::EmailSent(f) => render(&st, &req, &realm, &f, vec![], Some("action.verify_email.sent"), StatusCode::OK).await,
-        ActionOutcome::NotYetVerified(f) => render(&st, &req, &realm, &f, vec![], Some("action.verify_email.not_yet"), StatusCode::OK).await,
+        ActionOutcome::EmailSent(f) => {
+            render(&st, &req, &realm, &f, vec![], Some("action.verify_email.sent"), StatusCode::OK).await
+        }
+        ActionOutcome::NotYetVerified(f) => {
+            render(&st, &req, &realm, &f, vec![], Some("action.verify_email.not_yet"), StatusCode::OK).await
+        }
         ActionOutcome::Message(key) => {
             let msg = st.pages.message(locale, key);
             render(&st, &req, &realm, &flow, vec![msg], None, StatusCode::OK).await
@@ -182,7 +206,11 @@ pub async fn verify_email_get(st: web::Data<AppState>, req: HttpRequest, path: w
     let key = extract::query_map(&req).get("key").cloned().unwrap_or_default();
     let flow = service::load_flow(&st, &realm, cookie_value(&req, FLOW_COOKIE).as_deref()).await?;
     let locale = extract::locale(&req, flow.as_ref().and_then(|f| f.request.ui_locales.as_deref()));
-    let outcome = if key.is_empty() || key.len() > 128 { LinkOutcome::Invalid } else { actions::verify_link(&st, &realm, &key, flow.as_ref()).await? };
+    let outcome = if key.is_empty() || key.len() > 128 {
+        LinkOutcome::Invalid
+    } else {
+        actions::verify_link(&st, &realm, &key, flow.as_ref()).await?
+    };
     let (status, ok, msg) = match outcome {
         LinkOutcome::Verified => (StatusCode::OK, true, "verify_link.ok"),
         LinkOutcome::Invalid => (StatusCode::BAD_REQUEST, false, "verify_link.invalid"),
@@ -194,6 +222,7 @@ pub async fn verify_email_get(st: web::Data<AppState>, req: HttpRequest, path: w
         message: String,
         ok: bool,
     }
-    let page = Info { title: st.pages.message(locale, "verify_link.title"), message: st.pages.message(locale, msg), ok };
+    let page =
+        Info { title: st.pages.message(locale, "verify_link.title"), message: st.pages.message(locale, msg), ok };
     Ok(st.pages.render(status, "info.html", locale, Some(&realm), &page))
 }

@@ -30,7 +30,10 @@ async fn mailbox(st: web::Data<AppState>) -> Result<HttpResponse, IdpError> {
         ));
     }
     html.push_str("</main></body></html>");
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).content_type("text/html; charset=utf-8").body(html))
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .content_type("text/html; charset=utf-8")
+        .body(html))
 }
 
 fn escape(s: &str) -> String {

@@ -61,7 +61,13 @@ pub fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
 }
 
 /// A cookie scoped to the realm's path, HttpOnly, SameSite=Lax, Secure outside plain-http dev.
-pub fn realm_cookie(st: &AppState, realm: &Realm, name: &'static str, value: String, max_age: Option<i64>) -> Cookie<'static> {
+pub fn realm_cookie(
+    st: &AppState,
+    realm: &Realm,
+    name: &'static str,
+    value: String,
+    max_age: Option<i64>,
+) -> Cookie<'static> {
     let mut c = Cookie::build(name, value)
         .path(format!("/realms/{}/", realm.name))
         .http_only(true)

@@ -33,14 +33,26 @@ pub async fn authorize_get(st: web::Data<AppState>, req: HttpRequest, path: web:
 }
 
 /// OIDC Core §3.1.2.1: the authorization endpoint accepts POST (form) as well as GET.
-pub async fn authorize_post(st: web::Data<AppState>, req: HttpRequest, path: web::Path<String>, body: web::Bytes) -> Res {
+pub async fn authorize_post(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Res {
     match extract::form_map(&body) {
         Ok(params) => authorize(st, req, path.into_inner(), params).await,
-        Err(_) => Ok(st.pages.error(StatusCode::BAD_REQUEST, extract::locale(&req, None), None, "error.bad_request", None)),
+        Err(_) => {
+            Ok(st.pages.error(StatusCode::BAD_REQUEST, extract::locale(&req, None), None, "error.bad_request", None))
+        }
     }
 }
 
-async fn authorize(st: web::Data<AppState>, req: HttpRequest, realm_name: String, params: HashMap<String, String>) -> Res {
+async fn authorize(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    realm_name: String,
+    params: HashMap<String, String>,
+) -> Res {
     let realm = realm_page!(st, req, realm_name);
     let locale = extract::locale(&req, params.get("ui_locales").map(String::as_str));
     let client = match authorize::client_id_of(&params) {
@@ -49,7 +61,9 @@ async fn authorize(st: web::Data<AppState>, req: HttpRequest, realm_name: String
     };
     let auth_req = match authorize::validate(&params, client.as_deref(), realm.settings.tokens.pkce_required_for_all) {
         Ok(r) => r,
-        Err(AuthorizeError::Page(key)) => return Ok(st.pages.error(StatusCode::BAD_REQUEST, locale, Some(&realm), key, None)),
+        Err(AuthorizeError::Page(key)) => {
+            return Ok(st.pages.error(StatusCode::BAD_REQUEST, locale, Some(&realm), key, None));
+        }
         Err(AuthorizeError::Redirect { redirect_uri, state, mode, error }) => {
             let resp = AuthResponse::error(&st.issuer(&realm), &redirect_uri, mode, state.as_deref(), &error);
             return Ok(respond(&st, &realm, locale, &resp));
@@ -71,7 +85,12 @@ pub(super) fn login_path(realm: &Realm) -> String {
 }
 
 /// Sends the browser back to the client: a redirect, or an auto-submitting form (form_post).
-pub(super) fn respond(st: &AppState, realm: &Realm, locale: kenpo_shared::i18n::Locale, resp: &AuthResponse) -> HttpResponse {
+pub(super) fn respond(
+    st: &AppState,
+    realm: &Realm,
+    locale: kenpo_shared::i18n::Locale,
+    resp: &AuthResponse,
+) -> HttpResponse {
     match resp.mode {
         ResponseMode::Query => HttpResponse::Found()
             .insert_header(("Location", resp.location()))
@@ -83,7 +102,13 @@ pub(super) fn respond(st: &AppState, realm: &Realm, locale: kenpo_shared::i18n::
                 action: &'a str,
                 params: &'a [(String, String)],
             }
-            st.pages.render(StatusCode::OK, "form_post.html", locale, Some(realm), &FormPost { action: &resp.redirect_uri, params: &resp.params })
+            st.pages.render(
+                StatusCode::OK,
+                "form_post.html",
+                locale,
+                Some(realm),
+                &FormPost { action: &resp.redirect_uri, params: &resp.params },
+            )
         }
     }
 }
@@ -106,13 +131,21 @@ fn back_url(realm: &Realm, request: Option<&AuthRequest>) -> Option<String> {
     Some(format!("{}/", u.origin().ascii_serialization()))
 }
 
-fn render_login(st: &AppState, req: &HttpRequest, realm: &Realm, flow: &Flow, username: &str, status: StatusCode) -> HttpResponse {
+fn render_login(
+    st: &AppState,
+    req: &HttpRequest,
+    realm: &Realm,
+    flow: &Flow,
+    username: &str,
+    status: StatusCode,
+) -> HttpResponse {
     let locale = extract::locale(req, flow.request.ui_locales.as_deref());
     let notice = match &flow.state {
         LoginState::Credentials { notice } => *notice,
         LoginState::RequiredActions { .. } | LoginState::Complete { .. } | LoginState::Denied { .. } => None,
     };
-    let prefill = if username.is_empty() { flow.request.login_hint.clone().unwrap_or_default() } else { username.to_string() };
+    let prefill =
+        if username.is_empty() { flow.request.login_hint.clone().unwrap_or_default() } else { username.to_string() };
     let page = LoginPage {
         action: login_path(realm),
         csrf: kenpo_shared::csrf::token(&st.csrf_key, "login", &flow.id),
@@ -133,16 +166,35 @@ fn notice_key(n: Notice) -> &'static str {
 }
 
 /// The flow behind the cookie, or the page that explains why there is none.
-pub(super) async fn current_flow(st: &AppState, req: &HttpRequest, realm: &Realm) -> Result<Result<Flow, HttpResponse>, IdpError> {
+pub(super) async fn current_flow(
+    st: &AppState,
+    req: &HttpRequest,
+    realm: &Realm,
+) -> Result<Result<Flow, HttpResponse>, IdpError> {
     let token = cookie_value(req, FLOW_COOKIE);
     let flow = service::load_flow(st, realm, token.as_deref()).await?;
     Ok(match flow {
-        None => Err(st.pages.error(StatusCode::BAD_REQUEST, extract::locale(req, None), Some(realm), "error.flow_missing", back_url(realm, None).as_deref())),
+        None => Err(st.pages.error(
+            StatusCode::BAD_REQUEST,
+            extract::locale(req, None),
+            Some(realm),
+            "error.flow_missing",
+            back_url(realm, None).as_deref(),
+        )),
         Some(f) if f.expired => {
             let restart = format!("/realms/{}/login-actions/restart", realm.name);
-            Err(st.pages.error(StatusCode::BAD_REQUEST, extract::locale(req, f.request.ui_locales.as_deref()), Some(realm), "error.flow_expired", Some(&restart)))
+            Err(st.pages.error(
+                StatusCode::BAD_REQUEST,
+                extract::locale(req, f.request.ui_locales.as_deref()),
+                Some(realm),
+                "error.flow_expired",
+                Some(&restart),
+            ))
         }
-        Some(f) => Ok(Flow { browser_session: cookie_value(req, SESSION_COOKIE).map(|t| kenpo_shared::crypto::token_hash(&t)), ..f }),
+        Some(f) => Ok(Flow {
+            browser_session: cookie_value(req, SESSION_COOKIE).map(|t| kenpo_shared::crypto::token_hash(&t)),
+            ..f
+        }),
     })
 }
 
@@ -155,9 +207,13 @@ pub async fn login_get(st: web::Data<AppState>, req: HttpRequest, path: web::Pat
     match flow.state.page() {
         Page::Credentials => Ok(render_login(&st, &req, &realm, &flow, "", StatusCode::OK)),
         Page::Action(_) => Ok(see_other(&super::actions::action_path(&realm))),
-        Page::ReturnToClient | Page::Denied => {
-            Ok(st.pages.error(StatusCode::BAD_REQUEST, extract::locale(&req, None), Some(&realm), "error.flow_missing", None))
-        }
+        Page::ReturnToClient | Page::Denied => Ok(st.pages.error(
+            StatusCode::BAD_REQUEST,
+            extract::locale(&req, None),
+            Some(&realm),
+            "error.flow_missing",
+            None,
+        )),
     }
 }
 
@@ -187,16 +243,25 @@ pub async fn login_post(st: web::Data<AppState>, req: HttpRequest, path: web::Pa
         let shown = Flow { state: LoginState::Credentials { notice: Some(Notice::InvalidCredentials) }, ..flow };
         return Ok(render_login(&st, &req, &realm, &shown, username, StatusCode::OK));
     }
-    let outcome = service::submit_credentials(&st, &realm, flow, username, Secret::new(password), remember_me, client_ip(&req)).await?;
+    let outcome =
+        service::submit_credentials(&st, &realm, flow, username, Secret::new(password), remember_me, client_ip(&req))
+            .await?;
     Ok(match outcome {
-        SubmitOutcome::Page(flow) if flow.state.page() == Page::Credentials => render_login(&st, &req, &realm, &flow, username, StatusCode::OK),
+        SubmitOutcome::Page(flow) if flow.state.page() == Page::Credentials => {
+            render_login(&st, &req, &realm, &flow, username, StatusCode::OK)
+        }
         other => finish_step(&st, &realm, locale, other),
     })
 }
 
 /// Where the browser goes after a flow step was persisted: the flow's current page, or the
 /// client (with the new SSO session cookie) when the flow is complete.
-pub(super) fn finish_step(st: &AppState, realm: &Realm, locale: kenpo_shared::i18n::Locale, outcome: SubmitOutcome) -> HttpResponse {
+pub(super) fn finish_step(
+    st: &AppState,
+    realm: &Realm,
+    locale: kenpo_shared::i18n::Locale,
+    outcome: SubmitOutcome,
+) -> HttpResponse {
     match outcome {
         SubmitOutcome::Page(flow) => match flow.state.page() {
             Page::Action(_) => see_other(&super::actions::action_path(realm)),
@@ -224,7 +289,13 @@ pub async fn restart_get(st: web::Data<AppState>, req: HttpRequest, path: web::P
     let realm = realm_page!(st, req, path.into_inner());
     let token = cookie_value(&req, FLOW_COOKIE);
     let Some(old) = service::load_flow(&st, &realm, token.as_deref()).await? else {
-        return Ok(st.pages.error(StatusCode::BAD_REQUEST, extract::locale(&req, None), Some(&realm), "error.flow_missing", back_url(&realm, None).as_deref()));
+        return Ok(st.pages.error(
+            StatusCode::BAD_REQUEST,
+            extract::locale(&req, None),
+            Some(&realm),
+            "error.flow_missing",
+            back_url(&realm, None).as_deref(),
+        ));
     };
     let locale = extract::locale(&req, old.request.ui_locales.as_deref());
     let session = cookie_value(&req, SESSION_COOKIE);

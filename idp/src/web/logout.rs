@@ -26,13 +26,25 @@ pub async fn logout_get(st: web::Data<AppState>, req: HttpRequest, path: web::Pa
 
 pub async fn logout_post(st: web::Data<AppState>, req: HttpRequest, path: web::Path<String>, body: web::Bytes) -> Res {
     let Ok(params) = extract::form_map(&body) else {
-        return Ok(st.pages.error(StatusCode::BAD_REQUEST, extract::locale(&req, None), None, "error.bad_request", None));
+        return Ok(st.pages.error(
+            StatusCode::BAD_REQUEST,
+            extract::locale(&req, None),
+            None,
+            "error.bad_request",
+            None,
+        ));
     };
     let confirmed = params.contains_key("csrf");
     logout(st, req, path.into_inner(), params, confirmed).await
 }
 
-async fn logout(st: web::Data<AppState>, req: HttpRequest, realm_name: String, params: HashMap<String, String>, confirmed: bool) -> Res {
+async fn logout(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    realm_name: String,
+    params: HashMap<String, String>,
+    confirmed: bool,
+) -> Res {
     let realm = match extract::realm(&st, &req, &realm_name).await? {
         Ok(r) => r,
         Err(page) => return Ok(page),
@@ -40,13 +52,22 @@ async fn logout(st: web::Data<AppState>, req: HttpRequest, realm_name: String, p
     let locale = extract::locale(&req, params.get("ui_locales").map(String::as_str));
     let lr = match logout::parse(&st, &realm, &params).await? {
         Ok(lr) => lr,
-        Err(_) => return Ok(st.pages.error(StatusCode::BAD_REQUEST, locale, Some(&realm), "error.logout_redirect_invalid", None)),
+        Err(_) => {
+            return Ok(st.pages.error(
+                StatusCode::BAD_REQUEST,
+                locale,
+                Some(&realm),
+                "error.logout_redirect_invalid",
+                None,
+            ));
+        }
     };
     let session = current_session(&st, &req, &realm).await?;
     let Some(session) = session else {
         return Ok(finished(&st, &realm, locale, &lr));
     };
-    let csrf_ok = params.get("csrf").is_some_and(|t| kenpo_shared::csrf::verify(&st.csrf_key, "logout", &session.id, t));
+    let csrf_ok =
+        params.get("csrf").is_some_and(|t| kenpo_shared::csrf::verify(&st.csrf_key, "logout", &session.id, t));
     if confirmed && !csrf_ok {
         return Ok(st.pages.error(StatusCode::FORBIDDEN, locale, Some(&realm), "error.csrf", None));
     }
@@ -79,7 +100,9 @@ async fn current_session(st: &AppState, req: &HttpRequest, realm: &Realm) -> Res
 
 fn finished(st: &AppState, realm: &Realm, locale: kenpo_shared::i18n::Locale, lr: &LogoutRequest) -> HttpResponse {
     let mut resp = match logout::redirect_location(lr) {
-        Some(loc) => HttpResponse::Found().insert_header(("Location", loc)).insert_header(("Cache-Control", "no-store")).finish(),
+        Some(loc) => {
+            HttpResponse::Found().insert_header(("Location", loc)).insert_header(("Cache-Control", "no-store")).finish()
+        }
         None => {
             #[derive(Serialize)]
             struct Done {

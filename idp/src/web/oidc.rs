@@ -28,7 +28,8 @@ pub async fn discovery_get(st: web::Data<AppState>, path: web::Path<String>) -> 
         return Ok(json_bytes(doc.as_ref().clone(), "public, max-age=60"));
     }
     let realm = realm_or_404!(st, name);
-    let doc = serde_json::to_vec(&discovery::document(&st.issuer(&realm))).map_err(|e| IdpError::Render(e.to_string()))?;
+    let doc =
+        serde_json::to_vec(&discovery::document(&st.issuer(&realm))).map_err(|e| IdpError::Render(e.to_string()))?;
     st.discovery.put(name, Arc::new(doc.clone()));
     Ok(json_bytes(doc, "public, max-age=60"))
 }
@@ -46,13 +47,19 @@ fn json_bytes(body: Vec<u8>, cache: &'static str) -> HttpResponse {
 /// RFC 6749 §5.1/5.2: JSON, no-store, and WWW-Authenticate for failed client authentication.
 fn oauth_json<T: serde::Serialize>(r: Result<T, OAuthError>, auth_scheme: &str) -> HttpResponse {
     match r {
-        Ok(body) => HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).insert_header(("Pragma", "no-cache")).json(body),
+        Ok(body) => HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Pragma", "no-cache"))
+            .json(body),
         Err(e) => {
             let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
             let mut b = HttpResponse::build(status);
             b.insert_header(("Cache-Control", "no-store"));
             if status == StatusCode::UNAUTHORIZED {
-                b.insert_header(("WWW-Authenticate", format!("{auth_scheme} realm=\"kenpo\", error=\"{}\"", e.code.as_str())));
+                b.insert_header((
+                    "WWW-Authenticate",
+                    format!("{auth_scheme} realm=\"kenpo\", error=\"{}\"", e.code.as_str()),
+                ));
             }
             b.json(e.body())
         }
@@ -76,7 +83,12 @@ pub async fn token_post(st: web::Data<AppState>, req: HttpRequest, path: web::Pa
     Ok(oauth_json(r, "Basic"))
 }
 
-pub async fn introspect_post(st: web::Data<AppState>, req: HttpRequest, path: web::Path<String>, body: web::Bytes) -> Res {
+pub async fn introspect_post(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Res {
     let realm = realm_or_404!(st, path.into_inner());
     let r = match form_or_error(&body) {
         Ok(params) => introspect::introspect(&st, &realm, params, authorization(&req).as_deref()).await,
@@ -115,7 +127,8 @@ pub async fn userinfo(st: web::Data<AppState>, req: HttpRequest, path: web::Path
     Ok(match r {
         Ok(v) => HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(v),
         Err(e) => {
-            let status = if e.code == OAuthCode::InvalidToken { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
+            let status =
+                if e.code == OAuthCode::InvalidToken { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
             HttpResponse::build(status)
                 .insert_header(("WWW-Authenticate", format!("Bearer realm=\"kenpo\", error=\"{}\"", e.code.as_str())))
                 .insert_header(("Cache-Control", "no-store"))

@@ -58,7 +58,14 @@ impl Pages {
         self.catalogs.get(locale, key).to_string()
     }
 
-    pub fn render<T: Serialize>(&self, status: StatusCode, template: &str, locale: Locale, realm: Option<&Realm>, page: &T) -> HttpResponse {
+    pub fn render<T: Serialize>(
+        &self,
+        status: StatusCode,
+        template: &str,
+        locale: Locale,
+        realm: Option<&Realm>,
+        page: &T,
+    ) -> HttpResponse {
         let frame = Frame {
             t: self.catalogs.for_locale(locale),
             lang: locale.code(),
@@ -83,13 +90,26 @@ impl Pages {
     }
 
     /// The error page: a message key and, where there is one, a way back.
-    pub fn error(&self, status: StatusCode, locale: Locale, realm: Option<&Realm>, message_key: &str, back_url: Option<&str>) -> HttpResponse {
+    pub fn error(
+        &self,
+        status: StatusCode,
+        locale: Locale,
+        realm: Option<&Realm>,
+        message_key: &str,
+        back_url: Option<&str>,
+    ) -> HttpResponse {
         #[derive(Serialize)]
         struct ErrorPage<'a> {
             message: String,
             back_url: Option<&'a str>,
         }
-        self.render(status, "error.html", locale, realm, &ErrorPage { message: self.message(locale, message_key), back_url })
+        self.render(
+            status,
+            "error.html",
+            locale,
+            realm,
+            &ErrorPage { message: self.message(locale, message_key), back_url },
+        )
     }
 }
 

@@ -9,8 +9,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health/live", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
         .route("/health/ready", web::get().to(ready))
         .route("/static/kenpo.css", web::get().to(|| async { asset("text/css", render::STYLESHEET) }))
-        .route("/static/kenpo.js", web::get().to(|| async { asset("text/javascript", include_str!("../../static/kenpo.js")) }))
-        .route("/static/form-post.js", web::get().to(|| async { asset("text/javascript", include_str!("../../static/form-post.js")) }))
+        .route(
+            "/static/kenpo.js",
+            web::get().to(|| async { asset("text/javascript", include_str!("../../static/kenpo.js")) }),
+        )
+        .route(
+            "/static/form-post.js",
+            web::get().to(|| async { asset("text/javascript", include_str!("../../static/form-post.js")) }),
+        )
         .service(
             web::scope("/realms/{realm}")
                 .route("/.well-known/openid-configuration", web::get().to(oidc::discovery_get))

@@ -20,18 +20,16 @@ impl AnyConnection {
                 .map(AnyConnection::Postgres)
                 .map_err(|e| StoreError::Unavailable(redact_conn_error(&e.to_string()))),
             DbUrl::Sqlite(p) => {
-                if let Some(dir) = p.parent() {
-                    if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(dir)
-                            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", dir.display())))?;
-                    }
+                if let Some(dir) = p.parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| StoreError::Unavailable(format!("{}: {e}", dir.display())))?;
                 }
                 let mut c = SqliteConnection::establish(&p.to_string_lossy())
                     .map_err(|e| StoreError::Unavailable(e.to_string()))?;
                 // Per-connection settings; WAL is persistent and set once at migration time.
-                c.batch_execute(
-                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
-                )?;
+                c.batch_execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;")?;
                 Ok(AnyConnection::Sqlite(c))
             }
         }

@@ -22,9 +22,7 @@ pub fn migrate(c: &mut AnyConnection, m: &Migrations) -> Result<usize, StoreErro
         }
         AnyConnection::Sqlite(s) => {
             s.batch_execute("PRAGMA journal_mode = WAL;")?;
-            s.run_pending_migrations((m.sqlite)())
-                .map(|v| v.len())
-                .map_err(|e| StoreError::Migration(e.to_string()))
+            s.run_pending_migrations((m.sqlite)()).map(|v| v.len()).map_err(|e| StoreError::Migration(e.to_string()))
         }
     }
 }

@@ -78,11 +78,7 @@ impl Store {
             .test_on_check_out(false)
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build(Manager { url: url.clone() })?;
-        Ok(Store {
-            pool,
-            permits: Arc::new(Semaphore::new(opts.max_connections as usize)),
-            url: url.clone(),
-        })
+        Ok(Store { pool, permits: Arc::new(Semaphore::new(opts.max_connections as usize)), url: url.clone() })
     }
 
     pub fn url(&self) -> &DbUrl {
@@ -95,12 +91,8 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
     {
-        let _permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::Unavailable("store closed".into()))?;
+        let _permit =
+            self.permits.clone().acquire_owned().await.map_err(|_| StoreError::Unavailable("store closed".into()))?;
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut c = pool.get()?;
@@ -111,10 +103,7 @@ impl Store {
     }
 
     /// Synchronous access for the command line and start-up code (never on an async worker).
-    pub fn run_sync<T>(
-        &self,
-        f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    pub fn run_sync<T>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut c = self.pool.get()?;
         f(&mut c)
     }

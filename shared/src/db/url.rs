@@ -19,9 +19,7 @@ impl DbUrl {
         let path = raw
             .strip_prefix("sqlite://")
             .or_else(|| raw.strip_prefix("sqlite:"))
-            .ok_or_else(|| {
-                StoreError::BadUrl("expected sqlite://PATH or postgres://… (postgresql://…)".into())
-            })?;
+            .ok_or_else(|| StoreError::BadUrl("expected sqlite://PATH or postgres://… (postgresql://…)".into()))?;
         if path.is_empty() {
             return Err(StoreError::BadUrl("sqlite:// needs a file path".into()));
         }

@@ -30,7 +30,8 @@ pub async fn exchange(
     params: &HashMap<String, String>,
 ) -> Result<TokenResponse, OAuthError> {
     let code = params.get("code").ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-    let redirect_uri = params.get("redirect_uri").cloned().ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
+    let redirect_uri =
+        params.get("redirect_uri").cloned().ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
     let verifier = params.get("code_verifier").cloned();
     let code_hash = kenpo_shared::crypto::token_hash(code);
     let client_pk = client.id.clone();
@@ -46,13 +47,16 @@ pub async fn exchange(
                     CodeUse::Unknown => return Ok(Outcome::Refused("code is invalid")),
                     CodeUse::Replayed(grant) => {
                         store::grants::revoke_grant(c, &grant.id, now)?;
-                        store::audit::record(c, store::audit::Event {
-                            realm_id: Some(&grant.realm_id),
-                            kind: "code_replayed",
-                            user_id: grant.user_id.as_deref(),
-                            client_id: Some(&grant.client_id),
-                            ..Default::default()
-                        })?;
+                        store::audit::record(
+                            c,
+                            store::audit::Event {
+                                realm_id: Some(&grant.realm_id),
+                                kind: "code_replayed",
+                                user_id: grant.user_id.as_deref(),
+                                client_id: Some(&grant.client_id),
+                                ..Default::default()
+                            },
+                        )?;
                         return Ok(Outcome::Refused("code was already used"));
                     }
                     CodeUse::Fresh(code, grant) => (code, grant),
@@ -79,7 +83,13 @@ pub async fn exchange(
                 };
                 let refresh = if issue_refresh {
                     let token = kenpo_shared::crypto::random_token(32);
-                    store::grants::insert_refresh(c, &kenpo_shared::crypto::token_hash(&token), &grant.id, now, now + refresh_ttl)?;
+                    store::grants::insert_refresh(
+                        c,
+                        &kenpo_shared::crypto::token_hash(&token),
+                        &grant.id,
+                        now,
+                        now + refresh_ttl,
+                    )?;
                     Some(token)
                 } else {
                     None
@@ -117,9 +127,13 @@ pub fn pkce_ok(challenge: Option<&str>, verifier: Option<&str>) -> bool {
     match (challenge, verifier) {
         (None, None) => true,
         (Some(ch), Some(v)) => {
-            let well_formed = (43..=128).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c));
+            let well_formed =
+                (43..=128).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c));
             well_formed
-                && kenpo_shared::crypto::ct_eq(URL_SAFE_NO_PAD.encode(kenpo_shared::crypto::sha256(v.as_bytes())).as_bytes(), ch.as_bytes())
+                && kenpo_shared::crypto::ct_eq(
+                    URL_SAFE_NO_PAD.encode(kenpo_shared::crypto::sha256(v.as_bytes())).as_bytes(),
+                    ch.as_bytes(),
+                )
         }
         _ => false,
     }

@@ -8,11 +8,16 @@ use crate::oidc::error::{OAuthCode, OAuthError};
 use crate::oidc::tokens::{Signer, TokenResponse};
 use crate::store::{self, clients::Client};
 
-pub fn exchange(client: &Client, signer: &Signer<'_>, params: &HashMap<String, String>) -> Result<TokenResponse, OAuthError> {
+pub fn exchange(
+    client: &Client,
+    signer: &Signer<'_>,
+    params: &HashMap<String, String>,
+) -> Result<TokenResponse, OAuthError> {
     if client.public {
         return Err(OAuthError::new(OAuthCode::UnauthorizedClient, "public clients cannot use client_credentials"));
     }
-    let requested: Vec<String> = params.get("scope").map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
+    let requested: Vec<String> =
+        params.get("scope").map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
     // Member scopes mean nothing without a member.
     let scope = granted_scopes(&requested)
         .into_iter()

@@ -18,7 +18,8 @@ pub async fn exchange(
     params: HashMap<String, String>,
     authorization: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
-    let grant_type = params.get("grant_type").cloned().ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    let grant_type =
+        params.get("grant_type").cloned().ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     if !matches!(grant_type.as_str(), "authorization_code" | "refresh_token" | "client_credentials") {
         return Err(OAuthError::new(OAuthCode::UnsupportedGrantType, "unsupported grant_type"));
     }

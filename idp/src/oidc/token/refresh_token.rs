@@ -27,7 +27,8 @@ pub async fn exchange(
     signer: &Signer<'_>,
     params: &HashMap<String, String>,
 ) -> Result<TokenResponse, OAuthError> {
-    let presented = params.get("refresh_token").ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let presented =
+        params.get("refresh_token").ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let hash = kenpo_shared::crypto::token_hash(presented);
     let client_pk = client.id.clone();
     let ttl = Duration::minutes(realm.settings.tokens.refresh_token_minutes);
@@ -42,13 +43,16 @@ pub async fn exchange(
                     RefreshUse::Expired => return Ok(Outcome::Refused("refresh token expired")),
                     RefreshUse::Reused(grant) if grant.client_id == client_pk => {
                         store::grants::revoke_grant(c, &grant.id, now)?;
-                        store::audit::record(c, store::audit::Event {
-                            realm_id: Some(&grant.realm_id),
-                            kind: "refresh_token_reused",
-                            user_id: grant.user_id.as_deref(),
-                            client_id: Some(&grant.client_id),
-                            ..Default::default()
-                        })?;
+                        store::audit::record(
+                            c,
+                            store::audit::Event {
+                                realm_id: Some(&grant.realm_id),
+                                kind: "refresh_token_reused",
+                                user_id: grant.user_id.as_deref(),
+                                client_id: Some(&grant.client_id),
+                                ..Default::default()
+                            },
+                        )?;
                         return Ok(Outcome::Refused("refresh token was already used"));
                     }
                     RefreshUse::Reused(_) => return Ok(Outcome::Refused("refresh token is invalid")),
@@ -66,7 +70,13 @@ pub async fn exchange(
                     _ => return Ok(Outcome::Refused("account is not active")),
                 };
                 let refresh = kenpo_shared::crypto::random_token(32);
-                store::grants::insert_refresh(c, &kenpo_shared::crypto::token_hash(&refresh), &grant.id, now, now + ttl)?;
+                store::grants::insert_refresh(
+                    c,
+                    &kenpo_shared::crypto::token_hash(&refresh),
+                    &grant.id,
+                    now,
+                    now + ttl,
+                )?;
                 Ok(Outcome::Issued { grant, user, refresh })
             });
             match r {
