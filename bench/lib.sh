@@ -92,6 +92,25 @@ stop_idp() {
   idp_pid=""
 }
 
+# Shared machines: wait until the machine has been at least 90 % idle over 5 s, for at most
+# QUIET_WAIT (300) seconds (0: do not wait), so that a phase does not start during someone
+# else's build. Nothing stops a build that starts later: read the "other CPU %" column.
+wait_quiet() {
+  local limit="${QUIET_WAIT:-300}" waited=0 a b i idle total
+  while (( limit > 0 )); do
+    read -r -a a < /proc/stat
+    sleep 5
+    read -r -a b < /proc/stat
+    total=0
+    for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
+    idle=$(( b[4] + b[5] - a[4] - a[5] ))
+    if (( total <= 0 || idle * 100 >= 90 * total )); then return 0; fi
+    (( waited == 0 )) && echo "waiting for the machine to be idle (at most ${limit} s; QUIET_WAIT=0 skips)" >&2
+    waited=$(( waited + 5 ))
+    if (( waited >= limit )); then echo "machine still busy after ${limit} s: measuring anyway" >&2; return 0; fi
+  done
+}
+
 # VmRSS and VmHWM of the IdP in kB ("RSS HWM").
 idp_mem_kb() {
   awk '/^VmRSS:/ {r=$2} /^VmHWM:/ {h=$2} END {print r, h}' "/proc/$idp_pid/status"

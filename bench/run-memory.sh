@@ -15,7 +15,7 @@
 # PostgreSQL, and the pages of each table and its indexes from the `dbstat` table on SQLite
 # (the file sizes when dbstat is missing). "Per session" divides by the growth of sso_sessions.
 #
-# Settings: BACKEND (sqlite | postgres), DB, PG_URL, PORT (28082), SERVER_CPUS (0),
+# Settings: BACKEND (sqlite | postgres), DB, PG_URL, QUIET_WAIT (300), PORT (28082), SERVER_CPUS (0),
 #           DRIVER_CPUS (1), SESSIONS (10000), CONCURRENCY (16), WARM (5s), IDP_BIN / BENCH_BIN,
 #           START (start-dev), KEEP_DB, RESULTS_DIR, EXTRA (more driver options)
 set -euo pipefail
@@ -89,6 +89,7 @@ snapshot_db() {
   fi
 }
 
+wait_quiet
 start_idp "memory-$kind"
 read -r idle_rss _ <<< "$(idp_mem_kb)"
 common=(--issuer "$issuer" --issuer-min "$issuer_min" --users 50 --workloads w6 --concurrency "$conc"

@@ -22,7 +22,8 @@
 # from one psql into `\copy users FROM STDIN` of another); sessions through INSERT ... SELECT
 # from a temporary table (one statement per table).
 #
-# Settings: PG_URL, PORT (28081), SERVER_CPUS (0), DRIVER_CPUS (1), DURATION (10s), WARMUP (3s),
+# Settings: PG_URL, QUIET_WAIT (300: seconds to wait for an idle machine before each phase),
+#           PORT (28081), SERVER_CPUS (0), DRIVER_CPUS (1), DURATION (10s), WARMUP (3s),
 #           CONCURRENCY (16,64), MEMBERS (1000000), SMALL_MEMBERS (1000), SESSIONS (100000),
 #           SAMPLE (1000), WORKLOADS (w4,w5: run as the sampled members), MIN_WORKLOADS (w6:
 #           realm bench-min, its 50 members; empty to skip), PASSWORD (the driver's default),
@@ -127,6 +128,7 @@ measure() {  # phase
   local phase="$1" rss
   q -c "SELECT username FROM users WHERE realm_id = '$realm_id' ORDER BY random() LIMIT $sample" \
     | awk -v p="$password" '{print $0 ":" p}' > "$tmp/members-$phase.txt"
+  wait_quiet
   start_idp "scale-$phase"
   rss="$(idp_mem_kb)"
   echo "== $phase: $(q -c "SELECT count(*) FROM users WHERE realm_id = '$realm_id'") members in realm bench," \
@@ -160,16 +162,17 @@ echo
 jq -rn --slurpfile s "$results/kenpo-bench-scale-small-$stamp.json" --slurpfile l "$results/kenpo-bench-scale-large-$stamp.json" '
   def f(x; d): if x == null then "-" else (x * pow(10; d) | round / pow(10; d) | tostring) end;
   def r(a; b): if a == null or b == null or a == 0 then "-" else f(b / a; 2) end;
-  ["| workload | conc | ok/s small | ok/s large | ratio | p99 ms small | p99 ms large | ok/server CPU-s small | large | ratio | ok/(server+db) CPU-s small | large | ratio | errors small/large | within 10 % (ok/s) |",
-   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"][],
+  ["| workload | conc | ok/s small | ok/s large | ratio | p99 ms small | p99 ms large | ok/server CPU-s small | large | ratio | ok/(server+db) CPU-s small | large | ratio | errors small/large | other CPU % small/large | within 10 % (ok/s) |",
+   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"][],
   ($s[0].rows[] as $a
    | ($l[0].rows[] | select(.workload == $a.workload and .concurrency == $a.concurrency)) as $b
    | "| \($a.workload) | \($a.concurrency) | \(f($a.ok_per_sec; 1)) | \(f($b.ok_per_sec; 1)) | \(r($a.ok_per_sec; $b.ok_per_sec))"
      + " | \(f($a.p99_ms; 1)) | \(f($b.p99_ms; 1))"
      + " | \(f($a.ok_per_server_cpu_s; 0)) | \(f($b.ok_per_server_cpu_s; 0)) | \(r($a.ok_per_server_cpu_s; $b.ok_per_server_cpu_s))"
      + " | \(f($a.ok_per_server_db_cpu_s; 0)) | \(f($b.ok_per_server_db_cpu_s; 0)) | \(r($a.ok_per_server_db_cpu_s; $b.ok_per_server_db_cpu_s))"
-     + " | \($a.errors)/\($b.errors) | \(if $a.ok_per_sec > 0 and $b.ok_per_sec >= 0.9 * $a.ok_per_sec then "yes" else "NO" end) |")'
+     + " | \($a.errors)/\($b.errors) | \(f($a.other_cpu_pct; 0))/\(f($b.other_cpu_pct; 0)) | \(if $a.ok_per_sec > 0 and $b.ok_per_sec >= 0.9 * $a.ok_per_sec then "yes" else "NO" end) |")'
 echo
+echo "Other CPU % well above 0 means someone else used the machine during that cell: re-run before trusting the ratio."
 echo "load times (s):"
 sed 's/^/  /' "$tmp/times"
 echo "table sizes (large):"

@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod flows;
 pub mod mail;
+pub mod mfa;
 pub mod oidc;
 pub mod realm;
 pub mod security;

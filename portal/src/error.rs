@@ -33,10 +33,6 @@ impl ResponseError for PortalError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let support = kenpo_shared::crypto::random_token(6);
-        if status.is_server_error() {
-            tracing::error!(error = %self, support = %support, "request failed");
-        }
         let (ja, en) = match status {
             StatusCode::NOT_FOUND => ("ページが見つかりません。", "Page not found."),
             StatusCode::BAD_GATEWAY => (
@@ -52,12 +48,10 @@ impl ResponseError for PortalError {
                 "Something went wrong. Please try again later.",
             ),
         };
-        HttpResponse::build(status)
-            .insert_header(("Cache-Control", "no-store"))
-            .content_type("text/html; charset=utf-8")
-            .body(format!(
-                "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{ja}</title><link rel=\"stylesheet\" href=\"/static/portal.css\"></head>\
-                 <body><main class=\"card\"><h1>{ja}</h1><p lang=\"en\">{en}</p><p><a href=\"/\">トップページへ / Top page</a></p><p class=\"muted\">サポートコード / Support code: {support}</p></main></body></html>"
-            ))
+        kenpo_shared::web::fallback_error_page(
+            status,
+            self,
+            kenpo_shared::web::FallbackPage { ja, en, stylesheet: "/static/portal.css", extra_html: "<p><a href=\"/\">トップページへ / Top page</a></p>" },
+        )
     }
 }

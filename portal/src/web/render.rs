@@ -72,7 +72,7 @@ impl Pages {
         let frame = Frame { t: self.catalogs.for_locale(locale), lang: locale.code(), viewer, page };
         let ctx = match tera::Context::from_serialize(&frame) {
             Ok(c) => c,
-            Err(e) => return render_failure(&e),
+            Err(e) => return kenpo_shared::web::render_failure(&e),
         };
         match self.tera.render(template, &ctx) {
             Ok(body) => HttpResponse::build(status)
@@ -80,7 +80,7 @@ impl Pages {
                 .insert_header(("Pragma", "no-cache"))
                 .content_type("text/html; charset=utf-8")
                 .body(body),
-            Err(e) => render_failure(&e),
+            Err(e) => kenpo_shared::web::render_failure(&e),
         }
     }
 
@@ -94,18 +94,6 @@ impl Pages {
     }
 }
 
-fn render_failure(e: &tera::Error) -> HttpResponse {
-    let mut detail = format!("{e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        detail.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    tracing::error!(error = %detail, "template rendering failed");
-    HttpResponse::InternalServerError()
-        .content_type("text/html; charset=utf-8")
-        .body("<!doctype html><p>エラーが発生しました。 / Something went wrong.</p>")
-}
 
 #[cfg(test)]
 mod tests {
