@@ -462,3 +462,42 @@ fn postgres_commands_exit_cleanly_and_never_by_a_signal() {
         crashes.join("\n")
     );
 }
+
+#[test]
+fn terms_are_published_from_a_file_and_required_actions_set_by_name() {
+    let db = TestDb::sqlite();
+    let k = Kenpo::new(&db);
+    k.realm("kenpo1");
+    let terms = db.dir().join("terms.txt");
+    std::fs::write(&terms, "第1条（目的）\n本規約は…").expect("write terms");
+    let out = k.run(&["realm", "publish-terms", "kenpo1", "--file", terms.to_str().expect("path")]).ok("publish");
+    assert!(out.stdout.contains("version 1"), "{}", out.stdout);
+    let out = k.run(&["realm", "publish-terms", "kenpo1", "--file", terms.to_str().expect("path")]).ok("publish again");
+    assert!(out.stdout.contains("version 2"), "{}", out.stdout);
+    // Not a file, not UTF-8, empty: refused, nothing published.
+    let missing = k.run(&["realm", "publish-terms", "kenpo1", "--file", "/nonexistent/terms.txt"]).failed("missing file");
+    assert!(missing.stderr.contains("file"), "{}", missing.stderr);
+    let binary = db.dir().join("terms.bin");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00]).expect("write");
+    k.run(&["realm", "publish-terms", "kenpo1", "--file", binary.to_str().expect("path")]).failed("non-UTF-8");
+    let empty = db.dir().join("empty.txt");
+    std::fs::write(&empty, "  \n").expect("write");
+    k.run(&["realm", "publish-terms", "kenpo1", "--file", empty.to_str().expect("path")]).failed("empty");
+    let st = store::open(&db.url).expect("open");
+    let current = st
+        .run_sync(|c| {
+            let r = store::realms::find_by_name(c, "kenpo1")?.expect("realm");
+            store::terms::current(c, &r.id)
+        })
+        .expect("query")
+        .expect("terms");
+    assert_eq!(current.version, 2);
+
+    k.run(&user_args("kenpo1", "member0200", "m200@example.jp", &[])).ok("user");
+    k.run(&["user", "require-action", "--realm", "kenpo1", "--username", "MEMBER0200", "verify_email"]).ok("require");
+    let unknown = k.run(&["user", "require-action", "--realm", "kenpo1", "--username", "member0200", "FLY"]).failed("unknown action");
+    assert!(unknown.stderr.contains("action"), "{}", unknown.stderr);
+    k.run(&["user", "require-action", "--realm", "kenpo1", "--username", "nobody0001", "VERIFY_EMAIL"]).failed("unknown user");
+    let u = k.find_user("kenpo1", "member0200").expect("member");
+    assert_eq!(u.required_actions().expect("actions"), vec!["VERIFY_EMAIL".to_string()]);
+}
