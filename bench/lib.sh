@@ -12,7 +12,7 @@ mkdir -p "$results"
 pg_server="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 pg_server="${pg_server%/}"
 idp_pid=""
-created_db=""
+created_dbs=()
 
 # Build (unless IDP_BIN / BENCH_BIN are given) and copy both binaries into folder $1.
 build_bins() {
@@ -37,21 +37,23 @@ create_pg_db() {
   local name
   name="kenpo_$1_$(tr '[:upper:]' '[:lower:]' <<< "$stamp")"
   psql "$pg_server/postgres" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE $name" >&2
-  created_db="$name"
+  created_dbs+=("$name")
   db="$pg_server/$name"
   echo "database $name created" >&2
 }
 
-drop_pg_db() {
-  if [[ -n "$created_db" ]]; then
+# Drop every database create_pg_db made (KEEP_DB=1 keeps them).
+drop_pg_dbs() {
+  local name
+  for name in "${created_dbs[@]}"; do
     if [[ -n "${KEEP_DB:-}" ]]; then
-      echo "KEEP_DB: database $created_db kept ($pg_server/$created_db)" >&2
+      echo "KEEP_DB: database $name kept ($pg_server/$name)" >&2
     else
-      psql "$pg_server/postgres" -qc "DROP DATABASE IF EXISTS $created_db WITH (FORCE)" >&2 || true
-      echo "database $created_db dropped" >&2
+      psql "$pg_server/postgres" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >&2 || true
+      echo "database $name dropped" >&2
     fi
-    created_db=""
-  fi
+  done
+  created_dbs=()
 }
 
 # The database name in $db (for kenpo-bench --db-name).

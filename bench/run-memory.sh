@@ -10,13 +10,14 @@
 # Steps: migrate, setup (realms bench + bench-min, 50 members each), IdP pinned to
 # SERVER_CPUS, untimed W6 logins for WARM (5s) so that the allocator and the pools reach their
 # working size, snapshot (RSS, every table's rows and bytes), exactly SESSIONS W6 logins at
-# CONCURRENCY (16) with `kenpo-bench --max-ops`, snapshot again (and the RSS once more after
-# 5 s idle). Bytes are pg_total_relation_size (heap + indexes + TOAST, dead rows included) on
+# CONCURRENCY (16) with `kenpo-bench --max-ops`, snapshot again; then BATCHES-1 (1) more
+# batches of SESSIONS logins with the RSS after each (growth that stops after the first batch
+# is caches and allocator, not sessions), and the RSS once more after 5 s idle. Bytes are pg_total_relation_size (heap + indexes + TOAST, dead rows included) on
 # PostgreSQL, and the pages of each table and its indexes from the `dbstat` table on SQLite
 # (the file sizes when dbstat is missing). "Per session" divides by the growth of sso_sessions.
 #
 # Settings: BACKEND (sqlite | postgres), DB, PG_URL, QUIET_WAIT (300), PORT (28082), SERVER_CPUS (0),
-#           DRIVER_CPUS (1), SESSIONS (10000), CONCURRENCY (16), WARM (5s), IDP_BIN / BENCH_BIN,
+#           DRIVER_CPUS (1), SESSIONS (10000), BATCHES (2), CONCURRENCY (16), WARM (5s), IDP_BIN / BENCH_BIN,
 #           START (start-dev), KEEP_DB, RESULTS_DIR, EXTRA (more driver options)
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -30,7 +31,7 @@ tmp="$(mktemp -d)"
 
 cleanup() {
   stop_idp
-  drop_pg_db
+  drop_pg_dbs
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -99,28 +100,40 @@ taskset -c "${DRIVER_CPUS:-1}" "$bench" "${common[@]}" --duration "${WARM:-5s}" 
 sleep 1
 read -r rss0 _ <<< "$(idp_mem_kb)"
 snapshot_db | LC_ALL=C sort > "$tmp/before"
-echo "== $sessions W6 logins at c=$conc" >&2
-taskset -c "${DRIVER_CPUS:-1}" "$bench" "${common[@]}" --duration 120s --max-ops "$sessions" --no-check \
-  --json "$results/kenpo-bench-memory-$kind-$stamp.json" "${extra[@]}" | tee "$tmp/table" >&2
-read -r rss1 hwm1 <<< "$(idp_mem_kb)"
-snapshot_db | LC_ALL=C sort > "$tmp/after"
+batches="${BATCHES:-2}"
+rss_after=()
+for b in $(seq 1 "$batches"); do
+  echo "== batch $b: $sessions W6 logins at c=$conc" >&2
+  taskset -c "${DRIVER_CPUS:-1}" "$bench" "${common[@]}" --duration 120s --max-ops "$sessions" --no-check \
+    --json "$tmp/batch-$b.json" "${extra[@]}" >&2
+  read -r rss hwm <<< "$(idp_mem_kb)"
+  rss_after+=("$rss")
+  (( b > 1 )) || snapshot_db | LC_ALL=C sort > "$tmp/after"
+done
 sleep 5
-read -r rss2 _ <<< "$(idp_mem_kb)"
+read -r rss_idle_end _ <<< "$(idp_mem_kb)"
+jq -s '{rows: (map(.rows) | add)}' "$tmp"/batch-*.json > "$results/kenpo-bench-memory-$kind-$stamp.json"
 
-ok="$(jq '[.rows[].ok] | add' "$results/kenpo-bench-memory-$kind-$stamp.json")"
-errors="$(jq '[.rows[].errors] | add' "$results/kenpo-bench-memory-$kind-$stamp.json")"
-rate="$(jq '.rows[0].ok_per_sec | floor' "$results/kenpo-bench-memory-$kind-$stamp.json")"
+ok="$(jq '.rows[0].ok' "$tmp/batch-1.json")"
+errors="$(jq '.rows[0].errors' "$tmp/batch-1.json")"
+rate="$(jq '.rows[0].ok_per_sec | floor' "$tmp/batch-1.json")"
 echo
-echo "== W8 memory, $kind, $(date -u +%F): $ok W6 logins at c=$conc ($rate/s, $errors errors)"
-LC_ALL=C join "$tmp/before" "$tmp/after" | awk -v idle="$idle_rss" -v r0="$rss0" -v r1="$rss1" -v r2="$rss2" -v h="$hwm1" '
+echo "== W8 memory, $kind, $(date -u +%F): $ok W6 logins at c=$conc ($rate/s, $errors errors), then $(( batches - 1 )) more batch(es) of $sessions"
+printf 'IdP RSS: idle %.1f MB; after the warm-up %.1f MB' "$(bc -l <<< "$idle_rss/1024")" "$(bc -l <<< "$rss0/1024")"
+prev="$rss0"
+for b in $(seq 1 "$batches"); do
+  r="${rss_after[b-1]}"
+  printf '; after batch %d %.1f MB (%+.0f bytes per session)' "$b" "$(bc -l <<< "$r/1024")" "$(bc -l <<< "($r - $prev) * 1024 / $sessions")"
+  prev="$r"
+done
+printf '; 5 s later %.1f MB; peak %.1f MB\n' "$(bc -l <<< "$rss_idle_end/1024")" "$(bc -l <<< "$hwm/1024")"
+LC_ALL=C join "$tmp/before" "$tmp/after" | awk -v r0="$rss0" -v r1="${rss_after[0]}" '
   { name[NR] = $1; dr[NR] = $4 - $2; db[NR] = $5 - $3; after_rows[NR] = $4; after_bytes[NR] = $5
     if ($1 == "sso_sessions") { s = $4 - $2; sd = $5 - $3; sb = $5; sr = $4 }
     if ($1 !~ /^\(files/) total += $5 - $3 }
   END {
-    printf "IdP RSS: idle %.1f MB; after the warm-up %.1f MB; after the logins %.1f MB (5 s later %.1f MB); peak %.1f MB\n", idle/1024, r0/1024, r1/1024, r2/1024, h/1024
     if (s <= 0) { print "no new sessions: nothing to divide by"; exit 1 }
-    printf "new live sessions (sso_sessions rows): %d\n", s
-    printf "RSS per session: %.0f bytes (after - after warm-up) / %d; %.0f bytes 5 s later\n", (r1 - r0) * 1024 / s, s, (r2 - r0) * 1024 / s
+    printf "batch 1: %d new live sessions (sso_sessions rows); RSS per session %.0f bytes\n", s, (r1 - r0) * 1024 / s
     printf "DB bytes per session: %.0f (every table that grew), of which sso_sessions %.0f; sso_sessions now %d rows, %.0f bytes per row\n", total / s, sd / s, sr, (sr > 0 ? sb / sr : 0)
     print ""
     print "| table | new rows | new bytes | bytes per session |"
