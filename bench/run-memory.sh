@@ -85,8 +85,9 @@ snapshot_db() {
     local sql
     sql="$(printf '%s UNION ALL ' "${parts[@]}")"
     sqlite3 -separator ' ' "$file" "${sql% UNION ALL } ORDER BY 1"
-    # The files themselves, as one pseudo-table (not added to the per-table sum).
-    echo "(files:db+wal) 0 $(( $(stat -c %s "$file") + $(stat -c %s "$file-wal" 2>/dev/null || echo 0) ))"
+    # The files themselves, as pseudo-tables (not added to the per-table sum).
+    echo "(file:db) 0 $(stat -c %s "$file")"
+    echo "(file:wal) 0 $(stat -c %s "$file-wal" 2>/dev/null || echo 0)"
   fi
 }
 
@@ -130,7 +131,7 @@ printf '; 5 s later %.1f MB; peak %.1f MB\n' "$(bc -l <<< "$rss_idle_end/1024")"
 LC_ALL=C join "$tmp/before" "$tmp/after" | awk -v r0="$rss0" -v r1="${rss_after[0]}" '
   { name[NR] = $1; dr[NR] = $4 - $2; db[NR] = $5 - $3; after_rows[NR] = $4; after_bytes[NR] = $5
     if ($1 == "sso_sessions") { s = $4 - $2; sd = $5 - $3; sb = $5; sr = $4 }
-    if ($1 !~ /^\(files/) total += $5 - $3 }
+    if ($1 !~ /^\(file:/) total += $5 - $3 }
   END {
     if (s <= 0) { print "no new sessions: nothing to divide by"; exit 1 }
     printf "batch 1: %d new live sessions (sso_sessions rows); RSS per session %.0f bytes\n", s, (r1 - r0) * 1024 / s
