@@ -51,7 +51,12 @@ impl ResponseError for PortalError {
         kenpo_shared::web::fallback_error_page(
             status,
             self,
-            kenpo_shared::web::FallbackPage { ja, en, stylesheet: "/static/portal.css", extra_html: "<p><a href=\"/\">トップページへ / Top page</a></p>" },
+            kenpo_shared::web::FallbackPage {
+                ja,
+                en,
+                stylesheet: "/static/portal.css",
+                extra_html: "<p><a href=\"/\">トップページへ / Top page</a></p>",
+            },
         )
     }
 }

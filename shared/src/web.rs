@@ -42,7 +42,11 @@ pub struct FallbackPage<'a> {
     pub extra_html: &'a str,
 }
 
-pub fn fallback_error_page(status: actix_web::http::StatusCode, error: &dyn std::fmt::Display, page: FallbackPage<'_>) -> actix_web::HttpResponse {
+pub fn fallback_error_page(
+    status: actix_web::http::StatusCode,
+    error: &dyn std::fmt::Display,
+    page: FallbackPage<'_>,
+) -> actix_web::HttpResponse {
     let support = crate::crypto::random_token(6);
     if status.is_server_error() {
         tracing::error!(error = %error, support = %support, "request failed");

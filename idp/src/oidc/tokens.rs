@@ -127,6 +127,34 @@ impl Signer<'_> {
         self.sign(client, &Value::Object(c), "JWT")
     }
 
+    /// The token response for a member's grant (code exchange and refresh alike): a JWT access
+    /// token, an ID token when the grant has the `openid` scope, and the refresh token if any.
+    pub fn member_response(
+        &self,
+        client: &Client,
+        grant: GrantRow,
+        user: &UserRow,
+        refresh: Option<String>,
+        refresh_ttl_seconds: i64,
+    ) -> Result<TokenResponse, OAuthError> {
+        let now = crate::store::now();
+        let (access_token, expires_in) = self.access_token(client, &grant, now)?;
+        let id_token = if grant.scope.split_whitespace().any(|s| s == "openid") {
+            Some(self.id_token(client, &grant, user, &access_token, now)?)
+        } else {
+            None
+        };
+        Ok(TokenResponse {
+            refresh_expires_in: refresh.as_ref().map(|_| refresh_ttl_seconds),
+            access_token,
+            token_type: "Bearer",
+            expires_in,
+            refresh_token: refresh,
+            id_token,
+            scope: grant.scope,
+        })
+    }
+
     /// A logout token (OIDC Back-Channel Logout 1.0 §2.4).
     pub fn logout_token(
         &self,

@@ -113,7 +113,6 @@ impl Pages {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     #[test]

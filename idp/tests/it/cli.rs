@@ -475,7 +475,8 @@ fn terms_are_published_from_a_file_and_required_actions_set_by_name() {
     let out = k.run(&["realm", "publish-terms", "kenpo1", "--file", terms.to_str().expect("path")]).ok("publish again");
     assert!(out.stdout.contains("version 2"), "{}", out.stdout);
     // Not a file, not UTF-8, empty: refused, nothing published.
-    let missing = k.run(&["realm", "publish-terms", "kenpo1", "--file", "/nonexistent/terms.txt"]).failed("missing file");
+    let missing =
+        k.run(&["realm", "publish-terms", "kenpo1", "--file", "/nonexistent/terms.txt"]).failed("missing file");
     assert!(missing.stderr.contains("file"), "{}", missing.stderr);
     let binary = db.dir().join("terms.bin");
     std::fs::write(&binary, [0xff, 0xfe, 0x00]).expect("write");
@@ -495,9 +496,12 @@ fn terms_are_published_from_a_file_and_required_actions_set_by_name() {
 
     k.run(&user_args("kenpo1", "member0200", "m200@example.jp", &[])).ok("user");
     k.run(&["user", "require-action", "--realm", "kenpo1", "--username", "MEMBER0200", "verify_email"]).ok("require");
-    let unknown = k.run(&["user", "require-action", "--realm", "kenpo1", "--username", "member0200", "FLY"]).failed("unknown action");
+    let unknown = k
+        .run(&["user", "require-action", "--realm", "kenpo1", "--username", "member0200", "FLY"])
+        .failed("unknown action");
     assert!(unknown.stderr.contains("action"), "{}", unknown.stderr);
-    k.run(&["user", "require-action", "--realm", "kenpo1", "--username", "nobody0001", "VERIFY_EMAIL"]).failed("unknown user");
+    k.run(&["user", "require-action", "--realm", "kenpo1", "--username", "nobody0001", "VERIFY_EMAIL"])
+        .failed("unknown user");
     let u = k.find_user("kenpo1", "member0200").expect("member");
     assert_eq!(u.required_actions().expect("actions"), vec!["VERIFY_EMAIL".to_string()]);
 }

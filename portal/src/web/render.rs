@@ -94,7 +94,6 @@ impl Pages {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     #[test]

@@ -105,18 +105,7 @@ pub async fn exchange(
     match outcome {
         Outcome::Refused(why) => Err(OAuthError::invalid_grant(why)),
         Outcome::Issued { grant, user, refresh } => {
-            let now = store::now();
-            let (access_token, expires_in) = signer.access_token(client, &grant, now)?;
-            let id_token = signer.id_token(client, &grant, &user, &access_token, now)?;
-            Ok(TokenResponse {
-                refresh_expires_in: refresh.as_ref().map(|_| refresh_ttl.num_seconds()),
-                access_token,
-                token_type: "Bearer",
-                expires_in,
-                refresh_token: refresh,
-                id_token: Some(id_token),
-                scope: grant.scope,
-            })
+            signer.member_response(client, grant, &user, refresh, refresh_ttl.num_seconds())
         }
     }
 }

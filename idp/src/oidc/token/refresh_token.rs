@@ -89,22 +89,7 @@ pub async fn exchange(
     match outcome {
         Outcome::Refused(why) => Err(OAuthError::invalid_grant(why)),
         Outcome::Issued { grant, user, refresh } => {
-            let now = store::now();
-            let (access_token, expires_in) = signer.access_token(client, &grant, now)?;
-            let id_token = if grant.scope.split_whitespace().any(|s| s == "openid") {
-                Some(signer.id_token(client, &grant, &user, &access_token, now)?)
-            } else {
-                None
-            };
-            Ok(TokenResponse {
-                access_token,
-                token_type: "Bearer",
-                expires_in,
-                refresh_token: Some(refresh),
-                refresh_expires_in: Some(ttl.num_seconds()),
-                id_token,
-                scope: grant.scope,
-            })
+            signer.member_response(client, grant, &user, Some(refresh), ttl.num_seconds())
         }
     }
 }
