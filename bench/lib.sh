@@ -75,7 +75,7 @@ postmaster_pid() {
 # $1 names the log file. Sets idp_pid.
 start_idp() {
   local log="$results/kenpo-idp-$1-$stamp.log"
-  taskset -c "${SERVER_CPUS:-0}" "$idp" --db "$db" "${START:-start-dev}" --listen "127.0.0.1:$port" > "$log" 2>&1 &
+  taskset -c "${SERVER_CPUS:-0}" "$idp" --db "$db" "${START:-start-dev}" --listen "127.0.0.1:$port" --public-url "http://127.0.0.1:$port" > "$log" 2>&1 &
   idp_pid=$!
   for _ in $(seq 1 150); do
     curl -fsS "http://127.0.0.1:$port/realms/bench/.well-known/openid-configuration" >/dev/null 2>&1 && return 0

@@ -42,7 +42,7 @@ trap cleanup EXIT
 
 "$idp" --db "$db" migrate >&2
 "$bench" "${common[@]}" --setup-kenpo "$idp" --db "$db" --setup-only
-taskset -c "${SERVER_CPUS:-0}" "$idp" --db "$db" "${START:-start-dev}" --listen "127.0.0.1:$port" \
+taskset -c "${SERVER_CPUS:-0}" "$idp" --db "$db" "${START:-start-dev}" --listen "127.0.0.1:$port" --public-url "http://127.0.0.1:$port" \
   > "$results/kenpo-idp-$stamp.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do

@@ -5,6 +5,8 @@
 #   - PostgreSQL: uses 127.0.0.1:5432 when it answers; otherwise starts a throwaway server
 #     from the local PostgreSQL binaries (installing them with apt-get when possible); when
 #     neither works it says plainly that the PostgreSQL tests were NOT run.
+#   - Chromium (headless, for the browser tests): installs Debian's `chromium` package with
+#     apt-get when it is missing; says plainly when it could not be installed.
 # Builds go to $CARGO_TARGET_DIR (default: ~/.cache/kenpo-target, outside the clone, so that
 # CI on the same machine reuses them).
 set -euo pipefail
@@ -68,7 +70,25 @@ ensure_postgres() {
   log "PostgreSQL tests NOT run: no server reachable and none could be started"
 }
 
+ensure_chromium() {
+  if [ -n "${KENPO_CHROMIUM:-}" ] && [ -x "$KENPO_CHROMIUM" ]; then
+    log "Chromium: using $KENPO_CHROMIUM"
+    return
+  fi
+  if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    log "installing Chromium for the browser tests (apt-get)"
+    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 ||
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)) || true
+  fi
+  if command -v chromium >/dev/null 2>&1; then
+    log "Chromium: using $(command -v chromium)"
+  else
+    log "Chromium could NOT be installed: the browser tests will fail (install Debian's chromium package or set KENPO_CHROMIUM)"
+  fi
+}
+
 ensure_postgres
+ensure_chromium
 log "cargo test --workspace (target dir: $CARGO_TARGET_DIR)"
 test_log=$(mktemp)
 cargo test --workspace --locked "$@" 2>&1 | tee "$test_log"

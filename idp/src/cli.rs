@@ -102,13 +102,30 @@ pub enum ClientCmd {
 pub enum UserCmd {
     Create(UserCreate),
     /// Make the member complete an action at the next login: VERIFY_BIRTHDATE,
-    /// TERMS_AND_CONDITIONS, CHOOSE_USER_ID_AND_MFA, UPDATE_PASSWORD, VERIFY_EMAIL
+    /// TERMS_AND_CONDITIONS, CHOOSE_USER_ID_AND_MFA, UPDATE_PASSWORD, VERIFY_EMAIL,
+    /// CONFIGURE_TOTP (add an authenticator app), WEBAUTHN_REGISTER (add a passkey),
+    /// CONFIGURE_EMAIL_OTP, CONFIGURE_RECOVERY_AUTHN_CODES
     RequireAction {
         #[arg(long)]
         realm: String,
         #[arg(long)]
         username: String,
         action: String,
+    },
+    /// List the member's second factors (kind, device name, enrolled, last used).
+    Factors {
+        #[arg(long)]
+        realm: String,
+        #[arg(long)]
+        username: String,
+    },
+    /// Remove every second factor and recovery code of the member (e.g. a lost phone); they
+    /// enrol again at the next login.
+    ResetMfa {
+        #[arg(long)]
+        realm: String,
+        #[arg(long)]
+        username: String,
     },
 }
 
@@ -191,6 +208,30 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             println!("{username} must complete {} at the next login", action.to_uppercase());
             Ok(())
         }
+        Command::User(UserCmd::Factors { realm, username }) => {
+            let (st, _, _) = admin_ctx(&cfg)?;
+            let (list, unused) = admin::users::factors(&st, &realm, &username).map_err(admin_err)?;
+            for f in &list {
+                let used =
+                    f.last_used_at.map_or_else(|| "never".to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string());
+                let label = if f.label.is_empty() { "-" } else { f.label.as_str() };
+                println!(
+                    "{}\t{}\tenrolled {}\tlast used {}",
+                    f.kind,
+                    label,
+                    f.created_at.format("%Y-%m-%d %H:%M"),
+                    used
+                );
+            }
+            println!("recovery codes left: {unused}");
+            Ok(())
+        }
+        Command::User(UserCmd::ResetMfa { realm, username }) => {
+            let (st, _, _) = admin_ctx(&cfg)?;
+            let n = admin::users::reset_second_factors(&st, &realm, &username).map_err(admin_err)?;
+            println!("{username}: {n} second factor(s) and all recovery codes removed");
+            Ok(())
+        }
         Command::StartDev(args) => {
             cfg.dev = true;
             if cfg.mail.smtp_host.is_empty() {
@@ -214,7 +255,9 @@ fn apply_start_args(cfg: &mut IdpConfig, args: &StartArgs) {
     if let Some(l) = &args.listen {
         cfg.listen = l.clone();
         if args.public_url.is_none() && cfg.dev {
-            cfg.public_url = format!("http://{l}");
+            // Passkeys need a domain name as RP ID: a loopback address is reached as localhost.
+            let host_port = l.strip_prefix("127.0.0.1:").map_or_else(|| l.clone(), |port| format!("localhost:{port}"));
+            cfg.public_url = format!("http://{host_port}");
         }
     }
     if let Some(u) = &args.public_url {

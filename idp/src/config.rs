@@ -58,7 +58,7 @@ impl Default for IdpConfig {
         IdpConfig {
             database: DatabaseConfig { url: DEV_DB_URL.into(), max_connections: 0 },
             listen: "127.0.0.1:8080".into(),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: "http://localhost:8080".into(),
             secrets: SecretsConfig::default(),
             dev: false,
             workers: 0,

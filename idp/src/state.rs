@@ -19,6 +19,8 @@ pub struct Inner {
     pub store: Store,
     pub config: IdpConfig,
     pub keys: KeyRing,
+    /// Seals second-factor secrets and ceremony state at rest (the master key, AES-256-GCM).
+    pub sealer: Arc<crate::oidc::jose::SecretBox>,
     pub hasher: Hasher,
     pub pages: Pages,
     /// Keys CSRF tokens (derived from the master key, so every replica agrees).
@@ -45,6 +47,7 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(store: Store, config: IdpConfig, master_key: &[u8; 32], hasher: Hasher) -> Result<Self, String> {
         let keys = KeyRing::new(master_key)?;
+        let sealer = Arc::new(crate::oidc::jose::SecretBox::new(master_key).map_err(|e| e.to_string())?);
         let csrf_key = kenpo_shared::crypto::sha256(&[b"kenpo-csrf-v1".as_slice(), master_key].concat());
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -57,6 +60,7 @@ impl AppState {
             mail,
             config,
             keys,
+            sealer,
             hasher,
             pages: Pages::load()?,
             csrf_key,

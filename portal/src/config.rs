@@ -1,5 +1,5 @@
-//! Portal configuration: dev defaults (IdP `start-dev` on 127.0.0.1:8080, portal on
-//! 127.0.0.1:8081), overridden by a TOML file (`--config`), then `KENPO_*` environment
+//! Portal configuration: dev defaults (IdP `start-dev` on localhost:8080, portal on
+//! localhost:8081), overridden by a TOML file (`--config`), then `KENPO_*` environment
 //! variables (`KENPO_OIDC__CLIENT_SECRET`, `KENPO_RESULTS__MAX_AGE_SECONDS`, …) and
 //! `DATABASE_URL`, then command-line flags.
 
@@ -89,7 +89,7 @@ impl Default for DatabaseConfig {
 impl Default for OidcConfig {
     fn default() -> Self {
         OidcConfig {
-            issuer: "http://127.0.0.1:8080/realms/demo".into(),
+            issuer: "http://localhost:8080/realms/demo".into(),
             client_id: "kenpo-portal".into(),
             client_secret: Secret::new(DEV_CLIENT_SECRET),
             scopes: vec!["profile".into(), "email".into(), "insurance".into()],
@@ -122,7 +122,7 @@ impl Default for PortalConfig {
         PortalConfig {
             database: DatabaseConfig::default(),
             listen: "127.0.0.1:8081".into(),
-            public_url: "http://127.0.0.1:8081".into(),
+            public_url: "http://localhost:8081".into(),
             oidc: OidcConfig::default(),
             session: SessionConfig::default(),
             results: ResultsConfig::default(),
@@ -214,7 +214,7 @@ mod tests {
     #[test]
     fn account_links_default_to_the_issuer() {
         let c = PortalConfig::default();
-        assert_eq!(c.profile_url(), "http://127.0.0.1:8080/realms/demo/account/personal-info");
+        assert_eq!(c.profile_url(), "http://localhost:8080/realms/demo/account/personal-info");
         let custom = PortalConfig {
             oidc: OidcConfig { login_methods_url: "https://x/y".into(), ..OidcConfig::default() },
             ..PortalConfig::default()

@@ -3,14 +3,18 @@
 //! and PostgreSQL and creates its own database, realm, client and members.
 
 mod oidc_flow;
+mod passkeys;
 mod portal;
 mod replicas;
 mod required_actions;
+mod second_factors;
 
 mod common;
 
 mod authorize_errors;
 mod backchannel;
+mod browser_harness;
+mod browser_passkey;
 mod client_auth;
 mod login_answers;
 mod login_page;

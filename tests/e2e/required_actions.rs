@@ -247,6 +247,22 @@ dual_backend_test!(steps_resume_and_cannot_be_skipped, |db| async move {
     assert!(replay.query_param("code").is_none());
 });
 
+/// The Base32 secret shown under 「スキャンできませんか？」.
+fn totp_secret_on(page: &Page) -> String {
+    let start =
+        page.body.find("id=\"otp-secret\">").expect("secret on the enrolment page") + "id=\"otp-secret\">".len();
+    let end = page.body[start..].find('<').expect("end of secret") + start;
+    page.body[start..end].replace(' ', "")
+}
+
+/// The app's code `steps_ahead` time steps from now (SHA1, 6 digits, 30 s).
+fn totp_code(base32: &str, steps_ahead: u64) -> String {
+    use kenpo_idp::mfa::totp::{TotpPolicy, TotpSecret, code_at};
+    let secret = TotpSecret::from_base32(base32).expect("base32 secret");
+    let now = u64::try_from(chrono::Utc::now().timestamp()).expect("time");
+    code_at(&secret, &TotpPolicy::default(), now + 30 * steps_ahead).expect("code")
+}
+
 fn publish_terms(idp: &TestIdp, f: &Fixture, body: &str) -> i32 {
     admin::realms::publish_terms(&idp.state.store, &f.realm, body).expect("terms")
 }
@@ -314,12 +330,20 @@ dual_backend_test!(first_login_walks_every_step_in_the_spec_order, |db| async mo
     assert_eq!(mails[0].to, vec!["taro.phone@example.jp".to_string()]);
     let clicked = Browser::new().get(&mails[0].link().expect("link")).await;
     assert_eq!(clicked.status, 200, "{}", clicked.body);
-    let done = submit(&b, &idp, &sent, &[("op", "continue")]).await;
+    // 6. The chosen method is enrolled last: the authenticator app.
+    let enrol = submit(&b, &idp, &sent, &[("op", "continue")]).await;
+    assert!(enrol.body.contains("ワンタイムパスワードの設定"), "{}", enrol.body);
+    let secret = totp_secret_on(&enrol);
+    let done = submit(&b, &idp, &enrol, &[("totp", &totp_code(&secret, 0)), ("userLabel", "私のスマホ")]).await;
     assert_eq!(done.status, 302, "{}", done.body);
     assert!(done.query_param("code").is_some());
 
-    // Nothing is asked again; the new user ID (typed in capitals) and password work.
-    let again = login(&idp, &f, &Browser::new(), "TARO.K-2026", "Own-Choice-Pass-5").await;
+    // Nothing is asked again but the second factor; the new user ID (typed in capitals),
+    // password and app work. (The next step's code: the enrolment used this step's.)
+    let b2 = Browser::new();
+    let again = login(&idp, &f, &b2, "TARO.K-2026", "Own-Choice-Pass-5").await;
+    assert!(again.body.contains("ワンタイムパスワードの入力"), "{}", again.body);
+    let again = submit(&b2, &idp, &again, &[("otp", &totp_code(&secret, 1))]).await;
     assert!(again.query_param("code").is_some(), "{}", again.body);
     let user = idp.state.store.run_sync(|c| {
         let realm = kenpo_idp::store::realms::find_by_name(c, &f.realm)?.expect("realm");
@@ -490,7 +514,7 @@ dual_backend_test!(every_first_login_step_resumes_where_the_member_left_off, |db
     let steps: [(&str, Vec<(&str, &str)>); 5] = [
         ("生年月日の入力", vec![("birthdate", "19790822")]),
         ("利用規約", vec![("answer", "agree")]),
-        ("ユーザIDの変更・認証方法の設定", vec![("user_id", ""), ("method", "passkey")]),
+        ("ユーザIDの変更・認証方法の設定", vec![("user_id", ""), ("method", "otp")]),
         ("パスワードの更新", vec![("password-new", "Changed-Pass-66"), ("password-confirm", "Changed-Pass-66")]),
         ("メールアドレスの更新", vec![("email", "resume-all@example.jp"), ("op", "send")]),
     ];
@@ -505,11 +529,18 @@ dual_backend_test!(every_first_login_step_resumes_where_the_member_left_off, |db
         if title == &"パスワードの更新" {
             password = "Changed-Pass-66".into();
         }
-        if i == steps.len() - 1 {
-            assert!(after.query_param("code").is_some(), "{}", after.body);
-        } else {
-            assert!(after.query_param("code").is_none(), "step {i} must not yield a code");
-        }
+        assert!(after.query_param("code").is_none(), "step {i} must not yield a code");
     }
-    assert!(login(&idp, &f, &Browser::new(), "resume-all1", &password).await.query_param("code").is_some());
+    // 6. Enrolling the chosen app is the last step, resumed like the others.
+    let b = Browser::new();
+    let enrol = login(&idp, &f, &b, "resume-all1", &password).await;
+    assert!(enrol.body.contains("ワンタイムパスワードの設定"), "{}", enrol.body);
+    let secret = totp_secret_on(&enrol);
+    let done = submit(&b, &idp, &enrol, &[("totp", &totp_code(&secret, 0)), ("userLabel", "phone")]).await;
+    assert!(done.query_param("code").is_some(), "{}", done.body);
+    let b = Browser::new();
+    let factor = login(&idp, &f, &b, "resume-all1", &password).await;
+    assert!(factor.body.contains("ワンタイムパスワードの入力"), "{}", factor.body);
+    let done = submit(&b, &idp, &factor, &[("otp", &totp_code(&secret, 1))]).await;
+    assert!(done.query_param("code").is_some(), "{}", done.body);
 });

@@ -23,7 +23,13 @@ pub struct Page {
 impl Page {
     /// The first form on the page: its absolute action and its inputs' names and values.
     pub fn form(&self) -> Option<(String, Vec<(String, String)>)> {
-        let start = self.body.find("<form")?;
+        self.form_where("")
+    }
+
+    /// The first form whose opening tag contains `marker` (e.g. `data-webauthn="conditional"`):
+    /// its absolute action and its inputs' names and values.
+    pub fn form_where(&self, marker: &str) -> Option<(String, Vec<(String, String)>)> {
+        let start = self.form_start(marker)?;
         let end = self.body[start..].find("</form>").map(|e| start + e)?;
         let form = &self.body[start..end];
         let action = attr(form, "action").unwrap_or_default();
@@ -42,6 +48,26 @@ impl Page {
             rest = &rest[tag_end..];
         }
         Some((action, fields))
+    }
+
+    /// The value (HTML-unescaped) of attribute `name` on the first form whose opening tag
+    /// contains `marker`.
+    pub fn form_attr(&self, marker: &str, name: &str) -> Option<String> {
+        let start = self.form_start(marker)?;
+        let tag_end = self.body[start..].find('>').map(|e| start + e)?;
+        attr(&self.body[start..tag_end], name).map(|v| html_unescape(&v))
+    }
+
+    fn form_start(&self, marker: &str) -> Option<usize> {
+        let mut from = 0;
+        while let Some(i) = self.body[from..].find("<form").map(|i| from + i) {
+            let tag_end = self.body[i..].find('>').map(|e| i + e)?;
+            if self.body[i..tag_end].contains(marker) {
+                return Some(i);
+            }
+            from = tag_end;
+        }
+        None
     }
 
     pub fn query_param(&self, name: &str) -> Option<String> {

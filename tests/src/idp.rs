@@ -23,11 +23,26 @@ impl TestIdp {
     }
 
     pub fn start_with(db: &TestDb, tweak: impl FnOnce(&mut IdpConfig)) -> TestIdp {
+        Self::start_on(db, "127.0.0.1", tweak)
+    }
+
+    /// An IdP whose public URL (and `base_url`) is `http://localhost:<port>`: passkeys need a
+    /// domain name as RP ID, and browsers treat `localhost` as a secure context.
+    pub fn start_localhost(db: &TestDb) -> TestIdp {
+        Self::start_localhost_with(db, |_| {})
+    }
+
+    pub fn start_localhost_with(db: &TestDb, tweak: impl FnOnce(&mut IdpConfig)) -> TestIdp {
+        Self::start_on(db, "localhost", tweak)
+    }
+
+    /// Listens on 127.0.0.1 (`localhost` resolves there) and is known to the world as `host`.
+    fn start_on(db: &TestDb, host: &str, tweak: impl FnOnce(&mut IdpConfig)) -> TestIdp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let mut cfg = IdpConfig::default();
         cfg.database.url = db.url.clone();
-        cfg.public_url = format!("http://127.0.0.1:{port}");
+        cfg.public_url = format!("http://{host}:{port}");
         cfg.listen = format!("127.0.0.1:{port}");
         cfg.workers = 2;
         let key: [u8; 32] = kenpo_shared::crypto::random_bytes();
@@ -45,7 +60,7 @@ impl TestIdp {
             });
         });
         let handle = rx.recv().expect("server handle");
-        TestIdp { base_url: format!("http://127.0.0.1:{port}"), state, handle, thread: Some(thread) }
+        TestIdp { base_url: format!("http://{host}:{port}"), state, handle, thread: Some(thread) }
     }
 
     pub fn issuer(&self, realm: &str) -> String {

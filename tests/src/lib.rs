@@ -1,12 +1,15 @@
 //! Test harness shared by the end-to-end tests: throwaway databases on both backends, an IdP
 //! started in-process on a random localhost port, seeded realms/clients/members made through
-//! the same admin functions as the CLI, and a browser-like HTTP client with a cookie jar.
+//! the same admin functions as the CLI, a browser-like HTTP client with a cookie jar, and a real
+//! headless Chromium driven over the DevTools protocol (`chrome`) for JavaScript and WebAuthn.
 
 pub mod browser;
+pub mod chrome;
 pub mod db;
 pub mod idp;
 pub mod portal;
 pub mod smtp;
+pub mod softkey;
 
 pub use browser::Browser;
 pub use db::{Backend, TestDb};

@@ -11,7 +11,7 @@ use kenpo_shared::secret::Secret;
 pub const REALM: &str = "demo";
 pub const PORTAL_CLIENT_ID: &str = "kenpo-portal";
 pub const PORTAL_CLIENT_SECRET: &str = "portal-dev-secret-change-me";
-pub const PORTAL_URL: &str = "http://127.0.0.1:8081";
+pub const PORTAL_URL: &str = "http://localhost:8081";
 pub const MEMBER_USERNAME: &str = "demo0001";
 pub const MEMBER_PASSWORD: &str = "Kenpo!demo2026";
 

@@ -166,6 +166,64 @@ pub fn require_action(store: &Store, realm: &str, username: &str, action: &str) 
         .ok_or_else(|| AdminError::NotFound(format!("user {username} in realm {}", realm.name)))
 }
 
+/// One enrolled second factor, for `user factors`.
+#[derive(Debug, Clone)]
+pub struct FactorSummary {
+    pub kind: String,
+    pub label: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub last_used_at: Option<chrono::NaiveDateTime>,
+}
+
+fn member_id(store: &Store, realm: &str, username: &str) -> Result<(String, String), AdminError> {
+    let realm = super::realms::find(store, realm)?;
+    let key = v::username_lookup_key(username);
+    let rid = realm.id.clone();
+    let user = store.run_sync(|c| store::users::find_by_username(c, &rid, &key))?;
+    user.map(|u| (realm.id, u.id))
+        .ok_or_else(|| AdminError::NotFound(format!("user {username} in realm {}", realm.name)))
+}
+
+/// The member's devices and how many unused recovery codes are left.
+pub fn factors(store: &Store, realm: &str, username: &str) -> Result<(Vec<FactorSummary>, i64), AdminError> {
+    let (_, uid) = member_id(store, realm, username)?;
+    let (rows, unused) = store
+        .run_sync(|c| Ok((store::factors::for_user(c, &uid)?, store::factors::unused_recovery_codes(c, &uid)?)))?;
+    let list = rows
+        .into_iter()
+        .map(|r| FactorSummary { kind: r.kind, label: r.label, created_at: r.created_at, last_used_at: r.last_used_at })
+        .collect();
+    Ok((list, unused))
+}
+
+/// Removes every second factor and recovery code of a member (lost phone, union-verified by
+/// other means) and clears the second-factor lockout; the member enrols again at the next
+/// login (the method chosen earlier, or a new choice when the realm requires one).
+pub fn reset_second_factors(store: &Store, realm: &str, username: &str) -> Result<usize, AdminError> {
+    let (realm_id, uid) = member_id(store, realm, username)?;
+    Ok(store.run_sync(|c| {
+        write_tx(c, |c| {
+            let rows = store::factors::for_user(c, &uid)?;
+            for r in &rows {
+                store::factors::delete_credential(c, &uid, &r.id)?;
+            }
+            store::factors::replace_recovery_codes(c, &uid, &[], store::now())?;
+            store::failures::clear(c, &realm_id, &crate::flows::factors::lockout_key(&uid))?;
+            store::audit::record(
+                c,
+                store::audit::Event {
+                    realm_id: Some(&realm_id),
+                    kind: "second_factors_reset",
+                    user_id: Some(&uid),
+                    detail: serde_json::json!({ "removed": rows.len(), "by": "admin" }),
+                    ..Default::default()
+                },
+            )?;
+            Ok(rows.len())
+        })
+    })?)
+}
+
 /// A union-issued account (temporary password) walks through SPEC §4 at its first login:
 /// birthdate check (skipped when no birthdate is on record), user-ID change and method choice,
 /// new password, e-mail. Terms of use are due whenever a version is unaccepted.

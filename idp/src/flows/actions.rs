@@ -180,7 +180,26 @@ pub async fn choose_user_id_and_mfa(
             return Ok(ActionOutcome::Invalid(vec![FieldError::UsernameTaken]));
         }
     }
-    let next = done(&flow, RequiredAction::ChooseUserIdAndMfa)?;
+    // The chosen method is enrolled at the end of this login (SPEC §4 step 6), unless the
+    // member has it already; recovery codes follow when the realm offers them.
+    let uid = user.id.clone();
+    let (creds, unused) = st
+        .store
+        .run(move |c| Ok((store::factors::for_user(c, &uid)?, store::factors::unused_recovery_codes(c, &uid)?)))
+        .await?;
+    let enrolled = super::factors::enrolled(&creds, unused);
+    let chosen = super::login::Factor::parse(method).filter(|f| !enrolled.contains(f));
+    let mut then: Vec<RequiredAction> = chosen.map(|f| f.enrolment()).into_iter().collect();
+    // E-mail codes go to a verified address only: verify it first when it is not.
+    if chosen == Some(super::login::Factor::Email) && !(user.email_verified && user.email.is_some()) {
+        then.push(RequiredAction::VerifyEmail);
+    }
+    if realm.settings.mfa.recovery_codes && !enrolled.contains(&super::login::Factor::RecoveryCode) {
+        then.push(RequiredAction::ConfigureRecoveryCodes);
+    }
+    let next = login::step(&flow.state, LoginEvent::ActionDoneThen(RequiredAction::ChooseUserIdAndMfa, then))
+        .map_err(|_| StoreError::Stale)?
+        .0;
     let (uid, realm_id, method) = (user.id.clone(), realm.id.clone(), method.to_string());
     let old = user.username.clone();
     let work: TxWork = Box::new(move |c, _| {
@@ -310,11 +329,7 @@ pub async fn submit_email(
         .replace("{realm}", &realm.display_name)
         .replace("{link}", &link)
         .replace("{hours}", &(minutes / 60).max(1).to_string());
-    let from = if realm.settings.mail.from.trim().is_empty() {
-        st.config.mail.from.clone()
-    } else {
-        realm.settings.mail.from.trim().to_string()
-    };
+    let from = crate::mail::realm_sender(&st.config.mail, realm);
     let (realm_id, uid) = (realm.id.clone(), user.id.clone());
     let state = flow.state.clone();
     let work: TxWork = Box::new(move |c, now| {

@@ -1,20 +1,26 @@
-//! The login flow, pure: no I/O, no clock reads, no crypto. The service verifies credentials
-//! and required-action input outside, turns the result into an event, and persists what
-//! `step` returns.
+//! The login flow, pure: no I/O, no clock reads, no crypto. The service verifies credentials,
+//! second factors and required-action input outside, turns the result into an event, and
+//! persists what `step` returns.
 //!
 //! ```text
 //!                 PasswordRejected / Locked (stays, with a message)
 //!                 ┌────┐
 //!                 ▼    │
-//!  (authorize) ─▶ Credentials ──PasswordVerified{pending=[]}──────────────────────▶ Complete
-//!                      │                                                             ▲
-//!                      └──PasswordVerified{pending=[a,…]}──▶ RequiredActions ──ActionDone(last)
-//!                                                             │   ▲
-//!                                                             └───┘ ActionDone(first of pending)
+//!  (authorize) ─▶ Credentials ──PasswordVerified{factors=[]}──────────────┐
+//!                  │   │                                                  │
+//!                  │   └──PasswordVerified{factors=[f,…]}──▶ SecondFactor │ FactorRejected /
+//!                  │                                          │  ▲   ▲   │ SwitchFactor (stays)
+//!                  │                                          │  └───┘   │
+//!                  │                                FactorVerified(f)    │
+//!                  │                                          ▼          ▼
+//!                  └─PasskeyVerified (passwordless)──▶ RequiredActions{pending} ──▶ Complete
+//!                                                      (skipped when none pending)
 //! ```
-//! Required actions run in the fixed order of SPEC §4, one at a time; an action can only be
-//! completed when it is the first pending one, so no page can be skipped by URL or by an old
-//! form. Second factors (SPEC §5) will slot in between Credentials and RequiredActions.
+//! The second factor comes right after the password, so nothing else about the account is
+//! shown or changed before it. Required actions run in the fixed order of SPEC §4, one at a
+//! time; an action can only be completed when it is the first pending one, so no page can be
+//! skipped by URL or by an old form. Enrolling a second factor is a required action at the end
+//! of that order (SPEC §4 step 6).
 
 use serde::{Deserialize, Serialize};
 
@@ -23,12 +29,89 @@ use serde::{Deserialize, Serialize};
 pub enum LoginState {
     /// Asking for user ID and password. `notice` is the message to show with the form.
     Credentials { notice: Option<Notice> },
+    /// Password verified; the member proves one of their second factors (`offered`, in the
+    /// order shown; `factor` is the one asked for now).
+    SecondFactor {
+        user_id: String,
+        remember_me: bool,
+        pending: Vec<RequiredAction>,
+        factor: Factor,
+        offered: Vec<Factor>,
+    },
     /// Authenticated; these actions must be done before the client gets a code.
     RequiredActions { user_id: String, amr: Vec<String>, remember_me: bool, pending: Vec<RequiredAction> },
     /// Authenticated: the service creates the SSO session and sends the member to the client.
     Complete { user_id: String, amr: Vec<String>, remember_me: bool },
     /// The member declined the terms of use: the client gets `access_denied`, no session.
     Denied { user_id: String },
+}
+
+/// A second factor a member can prove at login (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Factor {
+    /// 生体認証: a WebAuthn credential.
+    Passkey,
+    /// An authenticator app (TOTP).
+    Otp,
+    /// A code sent to the verified e-mail address.
+    Email,
+    /// One of the single-use recovery codes.
+    RecoveryCode,
+}
+
+impl Factor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Factor::Passkey => "passkey",
+            Factor::Otp => "otp",
+            Factor::Email => "email",
+            Factor::RecoveryCode => "recovery",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Factor> {
+        [Factor::Passkey, Factor::Otp, Factor::Email, Factor::RecoveryCode].into_iter().find(|f| f.as_str() == s)
+    }
+
+    /// The `amr` value (RFC 8176) the factor adds to `pwd`. Recovery codes have no registered
+    /// value; `rc` says plainly what was used so a relying party can tell.
+    pub fn amr(self) -> &'static str {
+        match self {
+            Factor::Passkey => "hwk",
+            Factor::Otp => "otp",
+            Factor::Email => "mail",
+            Factor::RecoveryCode => "rc",
+        }
+    }
+
+    /// The required action that enrols this factor.
+    pub fn enrolment(self) -> RequiredAction {
+        match self {
+            Factor::Passkey => RequiredAction::WebauthnRegister,
+            Factor::Otp => RequiredAction::ConfigureTotp,
+            Factor::Email => RequiredAction::ConfigureEmailOtp,
+            Factor::RecoveryCode => RequiredAction::ConfigureRecoveryCodes,
+        }
+    }
+}
+
+/// Enrolling a factor during the login proves it (a code from the new app, a passkey
+/// ceremony, a mailed code), so the login counts as multi-factor from then on — as Keycloak
+/// counts an OTP set up inside its OTP step. Recovery codes prove nothing and add nothing.
+fn after_enrolment(amr: &[String], done: RequiredAction) -> Vec<String> {
+    let factor = match done {
+        RequiredAction::ConfigureTotp => Factor::Otp,
+        RequiredAction::WebauthnRegister => Factor::Passkey,
+        RequiredAction::ConfigureEmailOtp => Factor::Email,
+        _ => return amr.to_vec(),
+    };
+    if amr.iter().any(|a| a == "mfa") { amr.to_vec() } else { amr_with(factor) }
+}
+
+/// `amr` after a password and a second factor.
+pub fn amr_with(factor: Factor) -> Vec<String> {
+    vec!["pwd".into(), factor.amr().into(), "mfa".into()]
 }
 
 /// What the credentials page says above the form.
@@ -56,15 +139,27 @@ pub enum RequiredAction {
     ChooseUserIdAndMfa,
     UpdatePassword,
     VerifyEmail,
+    /// 「ワンタイムパスワードの設定」: enrol an authenticator app (SPEC §4 step 6).
+    ConfigureTotp,
+    /// 「セキュリティキーの登録」: enrol a passkey.
+    WebauthnRegister,
+    /// Confirm the e-mail address as an OTP channel with a first code.
+    ConfigureEmailOtp,
+    /// Show a new set of recovery codes once (realm option).
+    ConfigureRecoveryCodes,
 }
 
 impl RequiredAction {
-    pub const ALL: [RequiredAction; 5] = [
+    pub const ALL: [RequiredAction; 9] = [
         RequiredAction::VerifyBirthdate,
         RequiredAction::TermsAndConditions,
         RequiredAction::ChooseUserIdAndMfa,
         RequiredAction::UpdatePassword,
         RequiredAction::VerifyEmail,
+        RequiredAction::ConfigureTotp,
+        RequiredAction::WebauthnRegister,
+        RequiredAction::ConfigureEmailOtp,
+        RequiredAction::ConfigureRecoveryCodes,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,11 +169,22 @@ impl RequiredAction {
             RequiredAction::ChooseUserIdAndMfa => "CHOOSE_USER_ID_AND_MFA",
             RequiredAction::UpdatePassword => "UPDATE_PASSWORD",
             RequiredAction::VerifyEmail => "VERIFY_EMAIL",
+            RequiredAction::ConfigureTotp => "CONFIGURE_TOTP",
+            RequiredAction::WebauthnRegister => "WEBAUTHN_REGISTER",
+            RequiredAction::ConfigureEmailOtp => "CONFIGURE_EMAIL_OTP",
+            RequiredAction::ConfigureRecoveryCodes => "CONFIGURE_RECOVERY_AUTHN_CODES",
         }
     }
 
+    /// By name, case-insensitive; Keycloak's spellings (`webauthn-register`) are accepted.
     pub fn parse(s: &str) -> Option<RequiredAction> {
-        Self::ALL.into_iter().find(|a| a.as_str().eq_ignore_ascii_case(s.trim()))
+        let name = s.trim().replace('-', "_");
+        Self::ALL.into_iter().find(|a| a.as_str().eq_ignore_ascii_case(&name))
+    }
+
+    /// Whether this action enrols a second factor.
+    pub fn is_enrolment(self) -> bool {
+        self >= RequiredAction::ConfigureTotp
     }
 
     /// Sorted into the order of SPEC §4, without duplicates.
@@ -92,14 +198,30 @@ impl RequiredAction {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginEvent {
+    /// `factors`: the second factors the member has, in the order to offer them; empty when
+    /// the member has none (the login then needs the password only).
     PasswordVerified {
         user_id: String,
         remember_me: bool,
         pending: Vec<RequiredAction>,
+        factors: Vec<Factor>,
     },
     PasswordRejected,
     Locked,
+    /// Passwordless: a discoverable passkey with user verification stood in for both factors.
+    PasskeyVerified {
+        user_id: String,
+        remember_me: bool,
+        pending: Vec<RequiredAction>,
+        amr: Vec<String>,
+    },
+    FactorVerified(Factor),
+    FactorRejected,
+    /// The member asks for another of their factors (「別の方法を試す」).
+    SwitchFactor(Factor),
     ActionDone(RequiredAction),
+    /// The action is done and it calls for later ones (a chosen method's enrolment).
+    ActionDoneThen(RequiredAction, Vec<RequiredAction>),
     /// The member refused the current action (only the terms of use can be refused).
     Declined(RequiredAction),
 }
@@ -109,6 +231,9 @@ pub enum LoginEvent {
 pub enum Effect {
     RecordFailure,
     ClearFailures,
+    /// A wrong second factor: counted apart from passwords (SPEC §9).
+    RecordFactorFailure,
+    ClearFactorFailures,
     StartSession,
 }
 
@@ -116,6 +241,7 @@ pub enum Effect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Page {
     Credentials,
+    SecondFactor(Factor),
     Action(RequiredAction),
     /// No page: redirect to the client.
     ReturnToClient,
@@ -135,6 +261,7 @@ impl LoginState {
     pub fn page(&self) -> Page {
         match self {
             LoginState::Credentials { .. } => Page::Credentials,
+            LoginState::SecondFactor { factor, .. } => Page::SecondFactor(*factor),
             LoginState::RequiredActions { pending, .. } => {
                 pending.first().map(|a| Page::Action(*a)).unwrap_or(Page::ReturnToClient)
             }
@@ -147,7 +274,8 @@ impl LoginState {
     pub fn user_id(&self) -> Option<&str> {
         match self {
             LoginState::Credentials { .. } => None,
-            LoginState::RequiredActions { user_id, .. }
+            LoginState::SecondFactor { user_id, .. }
+            | LoginState::RequiredActions { user_id, .. }
             | LoginState::Complete { user_id, .. }
             | LoginState::Denied { user_id } => Some(user_id),
         }
@@ -167,15 +295,30 @@ fn after_authentication(
     }
 }
 
+fn finish_step(next: LoginState, mut effects: Vec<Effect>) -> (LoginState, Vec<Effect>) {
+    if matches!(next, LoginState::Complete { .. }) {
+        effects.push(Effect::StartSession);
+    }
+    (next, effects)
+}
+
 pub fn step(state: &LoginState, event: LoginEvent) -> Result<(LoginState, Vec<Effect>), InvalidTransition> {
     match (state, event) {
-        (LoginState::Credentials { .. }, LoginEvent::PasswordVerified { user_id, remember_me, pending }) => {
-            let next = after_authentication(user_id, vec!["pwd".into()], remember_me, pending);
-            let mut effects = vec![Effect::ClearFailures];
-            if matches!(next, LoginState::Complete { .. }) {
-                effects.push(Effect::StartSession);
-            }
-            Ok((next, effects))
+        (LoginState::Credentials { .. }, LoginEvent::PasswordVerified { user_id, remember_me, pending, factors }) => {
+            let next = match factors.first() {
+                Some(first) => LoginState::SecondFactor {
+                    user_id,
+                    remember_me,
+                    pending: RequiredAction::ordered(pending),
+                    factor: *first,
+                    offered: factors,
+                },
+                None => after_authentication(user_id, vec!["pwd".into()], remember_me, pending),
+            };
+            Ok(finish_step(next, vec![Effect::ClearFailures]))
+        }
+        (LoginState::Credentials { .. }, LoginEvent::PasskeyVerified { user_id, remember_me, pending, amr }) => {
+            Ok(finish_step(after_authentication(user_id, amr, remember_me, pending), vec![]))
         }
         (LoginState::Credentials { .. }, LoginEvent::PasswordRejected) => {
             Ok((LoginState::Credentials { notice: Some(Notice::InvalidCredentials) }, vec![Effect::RecordFailure]))
@@ -183,13 +326,40 @@ pub fn step(state: &LoginState, event: LoginEvent) -> Result<(LoginState, Vec<Ef
         (LoginState::Credentials { .. }, LoginEvent::Locked) => {
             Ok((LoginState::Credentials { notice: Some(Notice::Locked) }, vec![]))
         }
+        (LoginState::SecondFactor { user_id, remember_me, pending, factor, .. }, LoginEvent::FactorVerified(f))
+            if *factor == f =>
+        {
+            let next = after_authentication(user_id.clone(), amr_with(f), *remember_me, pending.clone());
+            Ok(finish_step(next, vec![Effect::ClearFactorFailures]))
+        }
+        (LoginState::SecondFactor { .. }, LoginEvent::FactorRejected) => {
+            Ok((state.clone(), vec![Effect::RecordFactorFailure]))
+        }
+        (LoginState::SecondFactor { user_id, remember_me, pending, offered, .. }, LoginEvent::SwitchFactor(f))
+            if offered.contains(&f) =>
+        {
+            let next = LoginState::SecondFactor {
+                user_id: user_id.clone(),
+                remember_me: *remember_me,
+                pending: pending.clone(),
+                factor: f,
+                offered: offered.clone(),
+            };
+            Ok((next, vec![]))
+        }
         (LoginState::RequiredActions { user_id, amr, remember_me, pending }, LoginEvent::ActionDone(done))
             if pending.first() == Some(&done) =>
         {
-            let rest = pending[1..].to_vec();
-            let next = after_authentication(user_id.clone(), amr.clone(), *remember_me, rest);
-            let effects = if matches!(next, LoginState::Complete { .. }) { vec![Effect::StartSession] } else { vec![] };
-            Ok((next, effects))
+            let amr = after_enrolment(amr, done);
+            let next = after_authentication(user_id.clone(), amr, *remember_me, pending[1..].to_vec());
+            Ok(finish_step(next, vec![]))
+        }
+        (
+            LoginState::RequiredActions { user_id, amr, remember_me, pending },
+            LoginEvent::ActionDoneThen(done, then),
+        ) if pending.first() == Some(&done) && then.iter().all(|a| *a > done) => {
+            let rest = pending[1..].iter().copied().chain(then).collect();
+            Ok(finish_step(after_authentication(user_id.clone(), amr.clone(), *remember_me, rest), vec![]))
         }
         (
             LoginState::RequiredActions { user_id, pending, .. },
@@ -208,20 +378,50 @@ mod tests {
 
     fn events() -> Vec<LoginEvent> {
         vec![
-            LoginEvent::PasswordVerified { user_id: "u".into(), remember_me: true, pending: vec![] },
+            LoginEvent::PasswordVerified { user_id: "u".into(), remember_me: true, pending: vec![], factors: vec![] },
             LoginEvent::PasswordVerified {
                 user_id: "u".into(),
                 remember_me: false,
                 pending: vec![VerifyEmail, UpdatePassword],
+                factors: vec![],
+            },
+            LoginEvent::PasswordVerified {
+                user_id: "u".into(),
+                remember_me: false,
+                pending: vec![VerifyEmail],
+                factors: vec![Factor::Otp, Factor::RecoveryCode],
+            },
+            LoginEvent::PasskeyVerified {
+                user_id: "u".into(),
+                remember_me: false,
+                pending: vec![],
+                amr: vec!["hwk".into(), "mfa".into()],
             },
             LoginEvent::PasswordRejected,
             LoginEvent::Locked,
+            LoginEvent::FactorVerified(Factor::Otp),
+            LoginEvent::FactorVerified(Factor::Passkey),
+            LoginEvent::FactorRejected,
+            LoginEvent::SwitchFactor(Factor::RecoveryCode),
+            LoginEvent::SwitchFactor(Factor::Email),
             LoginEvent::ActionDone(UpdatePassword),
             LoginEvent::ActionDone(VerifyEmail),
             LoginEvent::ActionDone(TermsAndConditions),
+            LoginEvent::ActionDoneThen(ChooseUserIdAndMfa, vec![ConfigureTotp]),
+            LoginEvent::ActionDoneThen(UpdatePassword, vec![VerifyBirthdate]),
             LoginEvent::Declined(TermsAndConditions),
             LoginEvent::Declined(UpdatePassword),
         ]
+    }
+
+    fn second_factor(factor: Factor, pending: Vec<RequiredAction>) -> LoginState {
+        LoginState::SecondFactor {
+            user_id: "u".into(),
+            remember_me: false,
+            pending,
+            factor,
+            offered: vec![Factor::Otp, Factor::RecoveryCode],
+        }
     }
 
     fn states() -> Vec<LoginState> {
@@ -229,6 +429,8 @@ mod tests {
             LoginState::start(false),
             LoginState::start(true),
             LoginState::Credentials { notice: Some(Notice::InvalidCredentials) },
+            second_factor(Factor::Otp, vec![]),
+            second_factor(Factor::RecoveryCode, vec![UpdatePassword]),
             LoginState::RequiredActions {
                 user_id: "u".into(),
                 amr: vec!["pwd".into()],
@@ -247,6 +449,12 @@ mod tests {
                 remember_me: false,
                 pending: vec![TermsAndConditions, UpdatePassword],
             },
+            LoginState::RequiredActions {
+                user_id: "u".into(),
+                amr: vec!["pwd".into()],
+                remember_me: false,
+                pending: vec![ChooseUserIdAndMfa, UpdatePassword],
+            },
             LoginState::Complete { user_id: "u".into(), amr: vec!["pwd".into()], remember_me: false },
             LoginState::Denied { user_id: "u".into() },
         ]
@@ -259,9 +467,19 @@ mod tests {
             for e in events() {
                 let r = step(&s, e.clone());
                 match (&s, &e, r) {
-                    (LoginState::Credentials { .. }, LoginEvent::PasswordVerified { pending, .. }, Ok((next, fx))) => {
+                    (
+                        LoginState::Credentials { .. },
+                        LoginEvent::PasswordVerified { pending, factors, .. },
+                        Ok((next, fx)),
+                    ) => {
                         assert_eq!(fx.first(), Some(&Effect::ClearFailures));
-                        if pending.is_empty() {
+                        if !factors.is_empty() {
+                            // A member with a second factor proves it before anything else.
+                            assert!(
+                                matches!(next, LoginState::SecondFactor { factor: Factor::Otp, ref offered, .. } if offered == factors)
+                            );
+                            assert_eq!(fx, vec![Effect::ClearFailures]);
+                        } else if pending.is_empty() {
                             assert!(
                                 matches!(next, LoginState::Complete { ref amr, remember_me: true, .. } if amr == &vec!["pwd".to_string()])
                             );
@@ -273,6 +491,12 @@ mod tests {
                             );
                             assert_eq!(fx, vec![Effect::ClearFailures]);
                         }
+                    }
+                    (LoginState::Credentials { .. }, LoginEvent::PasskeyVerified { .. }, Ok((next, fx))) => {
+                        assert!(
+                            matches!(next, LoginState::Complete { ref amr, .. } if amr == &vec!["hwk".to_string(), "mfa".to_string()])
+                        );
+                        assert_eq!(fx, vec![Effect::StartSession]);
                     }
                     (
                         LoginState::Credentials { .. },
@@ -290,7 +514,59 @@ mod tests {
                     }
                     (
                         LoginState::Credentials { .. },
-                        LoginEvent::ActionDone(_) | LoginEvent::Declined(_),
+                        LoginEvent::ActionDone(_)
+                        | LoginEvent::ActionDoneThen(..)
+                        | LoginEvent::Declined(_)
+                        | LoginEvent::FactorVerified(_)
+                        | LoginEvent::FactorRejected
+                        | LoginEvent::SwitchFactor(_),
+                        Err(InvalidTransition),
+                    ) => {}
+                    (
+                        LoginState::SecondFactor { factor, pending, .. },
+                        LoginEvent::FactorVerified(f),
+                        Ok((next, fx)),
+                    ) => {
+                        assert_eq!(factor, f, "only the factor asked for can be verified");
+                        let amr = amr_with(*f);
+                        if pending.is_empty() {
+                            assert!(matches!(next, LoginState::Complete { amr: ref a, .. } if a == &amr));
+                            assert_eq!(fx, vec![Effect::ClearFactorFailures, Effect::StartSession]);
+                        } else {
+                            assert!(
+                                matches!(next, LoginState::RequiredActions { amr: ref a, pending: ref p, .. } if a == &amr && p == pending)
+                            );
+                            assert_eq!(fx, vec![Effect::ClearFactorFailures]);
+                        }
+                    }
+                    (
+                        LoginState::SecondFactor { factor, .. },
+                        LoginEvent::FactorVerified(f),
+                        Err(InvalidTransition),
+                    ) => {
+                        assert_ne!(factor, f);
+                    }
+                    (LoginState::SecondFactor { .. }, LoginEvent::FactorRejected, Ok((next, fx))) => {
+                        assert_eq!(&next, &s, "a wrong factor changes nothing but the counter");
+                        assert_eq!(fx, vec![Effect::RecordFactorFailure]);
+                    }
+                    (LoginState::SecondFactor { offered, .. }, LoginEvent::SwitchFactor(f), Ok((next, fx))) => {
+                        assert!(offered.contains(f), "only a factor the member has can be chosen");
+                        assert_eq!(next.page(), Page::SecondFactor(*f));
+                        assert!(fx.is_empty());
+                    }
+                    (LoginState::SecondFactor { offered, .. }, LoginEvent::SwitchFactor(f), Err(InvalidTransition)) => {
+                        assert!(!offered.contains(f));
+                    }
+                    (
+                        LoginState::SecondFactor { .. },
+                        LoginEvent::PasswordVerified { .. }
+                        | LoginEvent::PasskeyVerified { .. }
+                        | LoginEvent::PasswordRejected
+                        | LoginEvent::Locked
+                        | LoginEvent::ActionDone(_)
+                        | LoginEvent::ActionDoneThen(..)
+                        | LoginEvent::Declined(_),
                         Err(InvalidTransition),
                     ) => {}
                     (
@@ -325,8 +601,35 @@ mod tests {
                         assert_ne!(pending.first(), Some(a));
                     }
                     (
+                        LoginState::RequiredActions { pending, .. },
+                        LoginEvent::ActionDoneThen(a, then),
+                        Ok((next, fx)),
+                    ) => {
+                        assert_eq!(pending.first(), Some(a));
+                        let mut expected: Vec<RequiredAction> = pending[1..].to_vec();
+                        expected.extend(then.iter().copied());
+                        assert!(
+                            matches!(next, LoginState::RequiredActions { pending: ref p, .. } if p == &RequiredAction::ordered(expected))
+                        );
+                        assert!(fx.is_empty());
+                    }
+                    (
+                        LoginState::RequiredActions { pending, .. },
+                        LoginEvent::ActionDoneThen(a, then),
+                        Err(InvalidTransition),
+                    ) => {
+                        // Not the current action, or it would add an action that comes earlier.
+                        assert!(pending.first() != Some(a) || then.iter().any(|t| t <= a));
+                    }
+                    (
                         LoginState::RequiredActions { .. },
-                        LoginEvent::PasswordVerified { .. } | LoginEvent::PasswordRejected | LoginEvent::Locked,
+                        LoginEvent::PasswordVerified { .. }
+                        | LoginEvent::PasskeyVerified { .. }
+                        | LoginEvent::PasswordRejected
+                        | LoginEvent::Locked
+                        | LoginEvent::FactorVerified(_)
+                        | LoginEvent::FactorRejected
+                        | LoginEvent::SwitchFactor(_),
                         Err(InvalidTransition),
                     ) => {}
                     (LoginState::Complete { .. } | LoginState::Denied { .. }, _, Err(InvalidTransition)) => {}
@@ -337,6 +640,70 @@ mod tests {
     }
 
     #[test]
+    fn second_factor_comes_before_required_actions_and_sets_amr() {
+        let (s, _) = step(
+            &LoginState::start(false),
+            LoginEvent::PasswordVerified {
+                user_id: "u".into(),
+                remember_me: false,
+                pending: vec![TermsAndConditions],
+                factors: vec![Factor::Passkey, Factor::Otp],
+            },
+        )
+        .unwrap_or((LoginState::start(false), vec![]));
+        assert_eq!(s.page(), Page::SecondFactor(Factor::Passkey));
+        // The terms page cannot be reached before the factor.
+        assert!(step(&s, LoginEvent::ActionDone(TermsAndConditions)).is_err());
+        let (s, _) = step(&s, LoginEvent::SwitchFactor(Factor::Otp)).unwrap_or((s, vec![]));
+        assert!(step(&s, LoginEvent::FactorVerified(Factor::Passkey)).is_err());
+        let (s, _) = step(&s, LoginEvent::FactorVerified(Factor::Otp)).unwrap_or((s, vec![]));
+        assert_eq!(s.page(), Page::Action(TermsAndConditions));
+        let (s, fx) = step(&s, LoginEvent::ActionDone(TermsAndConditions)).unwrap_or((s, vec![]));
+        assert_eq!(fx, vec![Effect::StartSession]);
+        assert!(
+            matches!(s, LoginState::Complete { ref amr, .. } if amr == &vec!["pwd".to_string(), "otp".to_string(), "mfa".to_string()])
+        );
+    }
+
+    #[test]
+    fn enrolling_during_login_makes_it_multi_factor() {
+        let s = LoginState::RequiredActions {
+            user_id: "u".into(),
+            amr: vec!["pwd".into()],
+            remember_me: false,
+            pending: vec![ConfigureTotp, ConfigureRecoveryCodes],
+        };
+        let (s, _) = step(&s, LoginEvent::ActionDone(ConfigureTotp)).unwrap_or((s, vec![]));
+        let (s, _) = step(&s, LoginEvent::ActionDone(ConfigureRecoveryCodes)).unwrap_or((s, vec![]));
+        assert!(
+            matches!(s, LoginState::Complete { ref amr, .. } if amr == &vec!["pwd".to_string(), "otp".to_string(), "mfa".to_string()])
+        );
+        let s = LoginState::RequiredActions {
+            user_id: "u".into(),
+            amr: vec!["pwd".into()],
+            remember_me: false,
+            pending: vec![ConfigureRecoveryCodes],
+        };
+        let (s, _) = step(&s, LoginEvent::ActionDone(ConfigureRecoveryCodes)).unwrap_or((s, vec![]));
+        assert!(matches!(s, LoginState::Complete { ref amr, .. } if amr == &vec!["pwd".to_string()]));
+    }
+
+    #[test]
+    fn choosing_a_method_adds_its_enrolment_last() {
+        let s = LoginState::RequiredActions {
+            user_id: "u".into(),
+            amr: vec!["pwd".into()],
+            remember_me: false,
+            pending: vec![ChooseUserIdAndMfa, UpdatePassword, VerifyEmail],
+        };
+        let (s, _) =
+            step(&s, LoginEvent::ActionDoneThen(ChooseUserIdAndMfa, vec![WebauthnRegister])).unwrap_or((s, vec![]));
+        assert!(
+            matches!(s, LoginState::RequiredActions { ref pending, .. } if pending == &vec![UpdatePassword, VerifyEmail, WebauthnRegister])
+        );
+    }
+
+    #[test]
     fn complete_only_after_password_and_every_action() {
         let (s, _) = step(
             &LoginState::start(false),
@@ -344,6 +711,7 @@ mod tests {
                 user_id: "u".into(),
                 remember_me: false,
                 pending: vec![VerifyEmail, UpdatePassword],
+                factors: vec![],
             },
         )
         .unwrap_or((LoginState::start(false), vec![]));
@@ -371,10 +739,16 @@ mod tests {
                 ChooseUserIdAndMfa,
                 VerifyBirthdate,
                 UpdatePassword,
-                TermsAndConditions
+                TermsAndConditions,
+                ConfigureRecoveryCodes,
+                ConfigureEmailOtp,
+                WebauthnRegister,
+                ConfigureTotp,
             ]),
             RequiredAction::ALL.to_vec()
         );
+        assert_eq!(RequiredAction::parse("webauthn-register"), Some(WebauthnRegister));
+        assert_eq!(RequiredAction::parse("CONFIGURE_TOTP"), Some(ConfigureTotp));
         for s in states() {
             let j = serde_json::to_string(&s).unwrap_or_default();
             assert_eq!(serde_json::from_str::<LoginState>(&j).ok(), Some(s));

@@ -2,6 +2,9 @@
 //! loads a flow, applies the member's input, persists the result and names the next page.
 
 pub mod actions;
+pub mod enrol;
+pub mod factors;
 pub mod login;
+pub mod passkeys;
 pub mod service;
 pub mod session;

@@ -3,6 +3,7 @@
 
 use chrono::Duration;
 
+use super::factors;
 use super::login::{self, Effect, LoginEvent, LoginState, RequiredAction};
 use super::session;
 use crate::error::Result;
@@ -90,8 +91,10 @@ pub async fn authorize(
     };
     // max_age=0 means "authenticate now" (OIDC Core §3.1.2.1), whatever the clock resolution.
     let fresh_enough = |s: &SessionRow| req.max_age.is_none_or(|m| m > 0 && (now - s.auth_time).num_seconds() <= m);
+    // A client that asks for a second factor (acr_values=2) does not get a one-factor session.
+    let strong_enough = |s: &SessionRow| !req.wants_mfa() || s.acr == "2";
     let had_session = session.is_some();
-    let reusable = session.filter(|s| fresh_enough(s) && !req.prompt_login());
+    let reusable = session.filter(|s| fresh_enough(s) && strong_enough(s) && !req.prompt_login());
     if let Some(s) = reusable {
         let realm2 = realm.clone();
         let req2 = req.clone();
@@ -343,16 +346,20 @@ pub async fn submit_credentials(
     // lowercased, without the format rules, so every wrong ID gets the same answer.
     let key: String = validate::username_lookup_key(username).chars().take(64).collect();
     let (rid, k2) = (realm.id.clone(), key.clone());
-    let (record, user, terms) = st
+    let (record, user, terms, creds, unused_codes) = st
         .store
         .run(move |c| {
             let rec = store::failures::get(c, &rid, &k2)?;
             let user = store::users::find_by_username(c, &rid, &k2)?;
-            let terms = match &user {
-                Some(u) => terms_due(c, &rid, &u.id)?,
-                None => false,
+            let (terms, creds, unused) = match &user {
+                Some(u) => (
+                    terms_due(c, &rid, &u.id)?,
+                    store::factors::for_user(c, &u.id)?,
+                    store::factors::unused_recovery_codes(c, &u.id)?,
+                ),
+                None => (false, Vec::new(), 0),
             };
-            Ok((rec, user, terms))
+            Ok((rec, user, terms, creds, unused))
         })
         .await?;
     let now = store::now();
@@ -367,10 +374,16 @@ pub async fn submit_credentials(
                     if let (true, Some(old)) = (needs_rehash, stored_copy) {
                         rehash_later(st, profile, u.id.clone(), old, password);
                     }
+                    let mfa = &realm.settings.mfa;
+                    let mut pending = pending_actions(u, terms);
+                    let demanded = mfa.required || flow.request.wants_mfa();
+                    let enrolled = factors::enrolled(&creds, unused_codes);
+                    pending.extend(factors::enrolments_due(mfa, u, &enrolled, demanded));
                     LoginEvent::PasswordVerified {
                         user_id: u.id.clone(),
                         remember_me,
-                        pending: pending_actions(u, terms),
+                        pending,
+                        factors: factors::offered(mfa, u, &creds, unused_codes),
                     }
                 }
                 None => LoginEvent::PasswordRejected,
@@ -404,7 +417,7 @@ pub async fn submit_credentials(
                     )?;
                 }
                 Effect::ClearFailures => store::failures::clear(c, &realm_id, &key)?,
-                Effect::StartSession => {}
+                Effect::StartSession | Effect::RecordFactorFailure | Effect::ClearFactorFailures => {}
             }
         }
         Ok(())

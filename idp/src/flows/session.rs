@@ -11,6 +11,12 @@ use crate::store::{self, AnyConnection, StoreError};
 pub const SESSION_COOKIE: &str = "KENPO_SESSION";
 pub const FLOW_COOKIE: &str = "KENPO_FLOW";
 
+/// The level of assurance (`acr`) of a login, in Keycloak's numbering: "1" one factor,
+/// "2" two factors (or a user-verified passkey, which is two in one device).
+pub fn acr_for(amr: &[String]) -> &'static str {
+    if amr.iter().any(|a| a == "mfa") { "2" } else { "1" }
+}
+
 /// A new session row and the cookie token that finds it.
 pub fn new_session(
     realm: &Realm,
@@ -27,7 +33,7 @@ pub fn new_session(
         user_id: user_id.to_string(),
         auth_time: now,
         amr: store::to_json(&amr),
-        acr: if amr.len() > 1 { "1".into() } else { "0".into() },
+        acr: acr_for(amr).into(),
         remember_me,
         created_at: now,
         last_seen_at: now,

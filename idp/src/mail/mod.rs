@@ -58,3 +58,9 @@ impl MailConfig {
         p
     }
 }
+
+/// The sender of a realm's mail: the realm's own `mail.from`, else the deployment's.
+pub fn realm_sender(config: &MailConfig, realm: &crate::realm::Realm) -> String {
+    let own = realm.settings.mail.from.trim();
+    if own.is_empty() { config.from.clone() } else { own.to_string() }
+}

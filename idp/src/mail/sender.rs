@@ -81,7 +81,11 @@ pub async fn deliver_due(st: &AppState) -> Result<usize, StoreError> {
         attempted += 1;
         let id = row.id.clone();
         match send(&st.mail, &row).await {
-            Ok(()) => st.store.run(move |c| store::mail::sent(c, &id, store::now())).await?,
+            Ok(()) => {
+                // The dev mailbox page shows delivered mail; real deliveries keep no codes at rest.
+                let forget = matches!(st.mail, Transport::Smtp(_));
+                st.store.run(move |c| store::mail::sent(c, &id, store::now(), forget)).await?
+            }
             Err(e) => {
                 tracing::warn!(mail = %row.id, kind = %row.kind, attempt = row.attempts + 1, error = %e, "mail not delivered; will retry");
                 st.store.run(move |c| store::mail::failed(c, &id, &e)).await?

@@ -42,6 +42,11 @@ impl AuthRequest {
     pub fn prompt_login(&self) -> bool {
         self.prompt.iter().any(|p| p == "login")
     }
+    /// The client asked for a multi-factor login: `acr_values` lists "2" (Keycloak's level
+    /// numbering) or the RFC 8176-style "mfa".
+    pub fn wants_mfa(&self) -> bool {
+        self.acr_values.as_deref().is_some_and(|v| v.split_whitespace().any(|a| a == "2" || a == "mfa"))
+    }
 }
 
 /// Why a request cannot proceed.

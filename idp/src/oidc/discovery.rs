@@ -34,7 +34,7 @@ pub fn document(issuer: &str) -> Value {
         "prompt_values_supported": ["none", "login", "consent"],
         "ui_locales_supported": ["ja", "en"],
         "claims_locales_supported": ["ja", "en"],
-        "acr_values_supported": ["0", "1"],
+        "acr_values_supported": ["1", "2"],
         "authorization_response_iss_parameter_supported": true,
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,

@@ -33,15 +33,98 @@ pub struct RealmMailSettings {
 pub struct MfaSettings {
     /// Second-factor methods members may choose, comma-separated: passkey, otp, email.
     pub methods: String,
+    /// Every member needs a second factor before reaching any client: one without is asked to
+    /// choose and enrol one at login (SPEC §4 step 6).
+    pub required: bool,
+    /// Ten single-use recovery codes, shown once after a factor is enrolled.
+    pub recovery_codes: bool,
+    /// Wrong second-factor codes before the second factor locks (its own counter, SPEC §9);
+    /// waits grow as for passwords (`brute_force.wait_increment_seconds`, capped likewise).
+    pub max_failures: i32,
+    pub otp: OtpSettings,
+    pub passkey: PasskeySettings,
+    pub email_otp: EmailOtpSettings,
 }
 
 impl Default for MfaSettings {
     fn default() -> Self {
-        MfaSettings { methods: "passkey,otp,email".into() }
+        MfaSettings {
+            methods: "passkey,otp,email".into(),
+            required: false,
+            recovery_codes: false,
+            max_failures: 5,
+            otp: OtpSettings::default(),
+            passkey: PasskeySettings::default(),
+            email_otp: EmailOtpSettings::default(),
+        }
+    }
+}
+
+/// Authenticator-app policy (Keycloak's OTP policy; defaults are its defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtpSettings {
+    /// SHA1, SHA256 or SHA512 (most apps support only SHA1).
+    pub algorithm: String,
+    /// 6 or 8.
+    pub digits: i64,
+    /// Seconds per code.
+    pub period: i64,
+}
+
+impl Default for OtpSettings {
+    fn default() -> Self {
+        OtpSettings { algorithm: "SHA1".into(), digits: 6, period: 30 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasskeySettings {
+    /// required, preferred or discouraged (WebAuthn user verification: face, fingerprint, PIN).
+    pub user_verification: String,
+    /// Members may sign in with a passkey alone (discoverable credential, offered in the user-ID
+    /// field's autofill).
+    pub passwordless: bool,
+    /// Seconds a ceremony's challenge stays valid.
+    pub challenge_seconds: i64,
+}
+
+impl Default for PasskeySettings {
+    fn default() -> Self {
+        PasskeySettings { user_verification: "preferred".into(), passwordless: false, challenge_seconds: 300 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailOtpSettings {
+    /// Minutes a mailed code stays valid.
+    pub code_minutes: i64,
+    /// Tries per code; the code is void after that and a new one must be sent.
+    pub max_tries: i64,
+    /// Seconds before 「再送信」 sends another code.
+    pub resend_seconds: i64,
+}
+
+impl Default for EmailOtpSettings {
+    fn default() -> Self {
+        EmailOtpSettings { code_minutes: 5, max_tries: 5, resend_seconds: 60 }
     }
 }
 
 impl MfaSettings {
+    /// The realm's TOTP policy (validated by `check`; ±1 step for clock drift, as Keycloak).
+    pub fn totp_policy(&self) -> crate::mfa::totp::TotpPolicy {
+        use crate::mfa::totp::{OtpAlgorithm, TotpPolicy};
+        TotpPolicy {
+            algorithm: OtpAlgorithm::from_keycloak(&self.otp.algorithm).unwrap_or(OtpAlgorithm::Sha1),
+            digits: u32::try_from(self.otp.digits).unwrap_or(6),
+            period: u64::try_from(self.otp.period).unwrap_or(30),
+            look_around: 1,
+        }
+    }
+
     pub const KNOWN: [&'static str; 3] = ["passkey", "otp", "email"];
 
     pub fn enabled(&self) -> Vec<&str> {
@@ -239,6 +322,12 @@ impl RealmSettings {
             ("brute_force.wait_increment_seconds", self.brute_force.wait_increment_seconds),
             ("brute_force.max_wait_seconds", self.brute_force.max_wait_seconds),
             ("brute_force.failure_reset_seconds", self.brute_force.failure_reset_seconds),
+            ("mfa.max_failures", i64::from(self.mfa.max_failures)),
+            ("mfa.otp.period", self.mfa.otp.period),
+            ("mfa.passkey.challenge_seconds", self.mfa.passkey.challenge_seconds),
+            ("mfa.email_otp.code_minutes", self.mfa.email_otp.code_minutes),
+            ("mfa.email_otp.max_tries", self.mfa.email_otp.max_tries),
+            ("mfa.email_otp.resend_seconds", self.mfa.email_otp.resend_seconds),
         ];
         if let Some((k, _)) = positive.iter().find(|(_, v)| *v <= 0) {
             return Err(format!("{k} must be greater than 0"));
@@ -250,6 +339,21 @@ impl RealmSettings {
             || self.mfa.enabled().is_empty()
         {
             return Err("mfa.methods must list one or more of passkey, otp, email (comma-separated)".into());
+        }
+        if crate::mfa::totp::OtpAlgorithm::from_keycloak(&self.mfa.otp.algorithm).is_none() {
+            return Err("mfa.otp.algorithm must be SHA1, SHA256 or SHA512".into());
+        }
+        if !matches!(self.mfa.otp.digits, 6 | 8) {
+            return Err("mfa.otp.digits must be 6 or 8".into());
+        }
+        if self.mfa.otp.period > 300 {
+            return Err("mfa.otp.period must be at most 300 seconds".into());
+        }
+        if !matches!(self.mfa.passkey.user_verification.as_str(), "required" | "preferred" | "discouraged") {
+            return Err("mfa.passkey.user_verification must be required, preferred or discouraged".into());
+        }
+        if self.mfa.email_otp.code_minutes > 60 || self.mfa.email_otp.max_tries > 10 {
+            return Err("mfa.email_otp: codes live at most 60 minutes and allow at most 10 tries".into());
         }
         let from = self.mail.from.trim();
         if !from.is_empty() && (!from.contains('@') || from.chars().any(char::is_control) || from.len() > 320) {

@@ -73,8 +73,16 @@ pub fn claim(c: &mut AnyConnection, id: &str, attempts: i32, retry_at: NaiveDate
     Ok(n == 1)
 }
 
-pub fn sent(c: &mut AnyConnection, id: &str, at: NaiveDateTime) -> Result<(), StoreError> {
-    diesel::update(mail_outbox::table.find(id)).set(mail_outbox::sent_at.eq(at)).execute(c)?;
+/// Marks a mail delivered. `forget_body`: the text held a one-time code or link, which has no
+/// business staying in the database once the SMTP server has it.
+pub fn sent(c: &mut AnyConnection, id: &str, at: NaiveDateTime, forget_body: bool) -> Result<(), StoreError> {
+    if forget_body {
+        diesel::update(mail_outbox::table.find(id))
+            .set((mail_outbox::sent_at.eq(at), mail_outbox::body_text.eq("(delivered; text removed)")))
+            .execute(c)?;
+    } else {
+        diesel::update(mail_outbox::table.find(id)).set(mail_outbox::sent_at.eq(at)).execute(c)?;
+    }
     Ok(())
 }
 

@@ -24,6 +24,7 @@ pub fn sweep(c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, StoreEr
             .filter(backchannel_outbox::created_at.lt(now - Duration::days(7))),
     )
     .execute(c)?;
+    n += super::factors::delete_expired(c, now)?;
     Ok(n)
 }
 

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod backchannel;
 pub mod clients;
+pub mod factors;
 pub mod failures;
 pub mod flows;
 pub mod grants;

@@ -246,6 +246,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_credentials (id) {
+        id -> Text,
+        realm_id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        label -> Text,
+        secret_enc -> Nullable<Binary>,
+        data -> Text,
+        credential_key -> Nullable<Text>,
+        last_used_step -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Text,
+        user_id -> Text,
+        code_hash -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    email_otps (flow_id) {
+        flow_id -> Text,
+        user_id -> Text,
+        code_hash -> Text,
+        tries -> Integer,
+        sent_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mfa_challenges (id) {
+        id -> Text,
+        user_id -> Nullable<Text>,
+        purpose -> Text,
+        payload -> Binary,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     realms,
     signing_keys,
@@ -266,4 +315,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_verifications,
     terms_versions,
     terms_acceptances,
+    user_credentials,
+    recovery_codes,
+    email_otps,
+    mfa_challenges,
 );

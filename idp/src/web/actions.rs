@@ -8,6 +8,8 @@ use super::extract::{self, client_ip, cookie_value};
 use super::login::{current_flow, finish_step, see_other};
 use crate::error::IdpError;
 use crate::flows::actions::{self, ActionOutcome, LinkOutcome};
+use crate::flows::enrol;
+use crate::flows::factors::EmailCodeState;
 use crate::flows::login::{Page, RequiredAction};
 use crate::flows::service::{self, Flow};
 use crate::flows::session::FLOW_COOKIE;
@@ -55,6 +57,23 @@ struct ActionPage {
     terms_version: i32,
     /// (value, label, checked) for each second-factor method the realm enables.
     methods: Vec<(String, String, bool)>,
+    totp: Option<TotpView>,
+    recovery_codes: Vec<String>,
+    /// Passkey registration options (JSON) for the WebAuthn ceremony.
+    passkey_options: String,
+    /// 「パスキー」, the prefilled device name of a new passkey.
+    passkey_default_name: String,
+    /// The device name the member typed, shown again with an error.
+    device_label: String,
+}
+
+#[derive(Serialize)]
+struct TotpView {
+    qr_svg: String,
+    secret: String,
+    algorithm: &'static str,
+    digits: u32,
+    period: u64,
 }
 
 fn messages(st: &AppState, locale: Locale, realm: &Realm, errors: &[FieldError]) -> Vec<String> {
@@ -77,7 +96,7 @@ async fn render(
     flow: &Flow,
     errors: Vec<String>,
     notice: Option<&str>,
-    status: StatusCode,
+    typed_label: &str,
 ) -> Res {
     let locale = extract::locale(req, flow.request.ui_locales.as_deref());
     let Page::Action(action) = flow.state.page() else {
@@ -105,17 +124,49 @@ async fn render(
             (m.to_string(), st.pages.message(locale, &format!("action.choose.methods.{m}")), checked)
         })
         .collect();
+    let (mut totp, mut recovery_codes, mut passkey_options) = (None, Vec::new(), String::new());
+    let mut notice = notice.map(str::to_string);
+    if let Some(user) = user.as_ref() {
+        match action {
+            RequiredAction::ConfigureTotp => {
+                let v = enrol::totp_enrolment(st, realm, flow, user).await?;
+                totp = Some(TotpView {
+                    qr_svg: v.qr_svg,
+                    secret: v.secret_grouped,
+                    algorithm: v.algorithm,
+                    digits: v.digits,
+                    period: v.period,
+                });
+            }
+            RequiredAction::ConfigureEmailOtp => {
+                // The first visit sends the code; a reload shows the page for the code already sent.
+                if enrol::email_enrolment_code(st, realm, flow, user, locale, false).await? == EmailCodeState::TooSoon {
+                    notice = Some("factor.email.too_soon".into());
+                }
+            }
+            RequiredAction::ConfigureRecoveryCodes => recovery_codes = enrol::recovery_codes(st, flow, user).await?,
+            RequiredAction::WebauthnRegister => {
+                passkey_options = crate::flows::passkeys::registration_options(st, realm, flow, user).await?;
+            }
+            _ => {}
+        }
+    }
     let page = ActionPage {
         action: action_path(realm),
         csrf: kenpo_shared::csrf::token(&st.csrf_key, "login", &flow.id),
         errors,
         email: user.as_ref().and_then(|u| u.email.clone()).unwrap_or_default(),
-        sent: notice == Some("action.verify_email.sent") || notice == Some("action.verify_email.not_yet"),
-        notice: notice.map(|k| st.pages.message(locale, k)),
+        sent: matches!(notice.as_deref(), Some("action.verify_email.sent" | "action.verify_email.not_yet")),
+        notice: notice.map(|k| st.pages.message(locale, &k)),
         username: user.as_ref().map(|u| u.username.clone()).unwrap_or_default(),
         terms_body: terms.as_ref().map(|t| t.body.clone()).unwrap_or_default(),
         terms_version: terms.as_ref().map(|t| t.version).unwrap_or(0),
         methods,
+        totp,
+        recovery_codes,
+        passkey_options,
+        passkey_default_name: st.pages.message(locale, "enrol.passkey.default_name"),
+        device_label: typed_label.trim().chars().take(200).collect(),
     };
     let template = match action {
         RequiredAction::VerifyBirthdate => "required_birthdate.html",
@@ -123,15 +174,19 @@ async fn render(
         RequiredAction::ChooseUserIdAndMfa => "required_choose.html",
         RequiredAction::UpdatePassword => "required_update_password.html",
         RequiredAction::VerifyEmail => "required_verify_email.html",
+        RequiredAction::ConfigureTotp => "required_configure_totp.html",
+        RequiredAction::WebauthnRegister => "required_webauthn.html",
+        RequiredAction::ConfigureEmailOtp => "required_email_otp.html",
+        RequiredAction::ConfigureRecoveryCodes => "required_recovery_codes.html",
     };
-    Ok(st.pages.render(status, template, locale, Some(realm), &page))
+    Ok(st.pages.render(StatusCode::OK, template, locale, Some(realm), &page))
 }
 
 pub async fn action_get(st: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> Res {
     let realm = realm_page!(st, req, path.into_inner());
     let flow = flow_or_page!(st, req, realm);
     match flow.state.page() {
-        Page::Action(_) => render(&st, &req, &realm, &flow, vec![], None, StatusCode::OK).await,
+        Page::Action(_) => render(&st, &req, &realm, &flow, vec![], None, "").await,
         _ => Ok(see_other(&super::login::login_path(&realm))),
     }
 }
@@ -177,6 +232,39 @@ pub async fn action_post(st: web::Data<AppState>, req: HttpRequest, path: web::P
             "continue" => actions::confirm_email(&st, &realm, flow.clone(), ip).await?,
             _ => actions::submit_email(&st, &realm, flow.clone(), field("email"), locale, ip).await?,
         },
+        Page::Action(RequiredAction::ConfigureTotp) => {
+            let sign_out = field("logout-sessions") == "on";
+            enrol::submit_totp(&st, &realm, flow.clone(), field("totp"), field("userLabel"), sign_out, ip).await?
+        }
+        Page::Action(RequiredAction::ConfigureEmailOtp) => match field("op") {
+            "resend" => {
+                let uid = flow.state.user_id().unwrap_or_default().to_string();
+                let Some(user) = st.store.run(move |c| store::users::find(c, &uid)).await? else {
+                    return Ok(see_other(&super::login::login_path(&realm)));
+                };
+                let notice = match enrol::email_enrolment_code(&st, &realm, &flow, &user, locale, true).await? {
+                    EmailCodeState::Sent => "factor.email.resent",
+                    EmailCodeState::TooSoon => "factor.email.too_soon",
+                };
+                return render(&st, &req, &realm, &flow, vec![], Some(notice), "").await;
+            }
+            _ => enrol::submit_email_enrolment(&st, &realm, flow.clone(), field("otp"), ip).await?,
+        },
+        Page::Action(RequiredAction::ConfigureRecoveryCodes) => {
+            enrol::confirm_recovery_codes(&st, &realm, flow.clone(), field("saved") == "on", ip).await?
+        }
+        Page::Action(RequiredAction::WebauthnRegister) => {
+            crate::flows::passkeys::submit_registration(
+                &st,
+                &realm,
+                flow.clone(),
+                field("credential"),
+                field("error"),
+                field("userLabel"),
+                ip,
+            )
+            .await?
+        }
         // The form belongs to a step the flow is no longer on.
         _ => return Ok(see_other(&super::login::login_path(&realm))),
     };
@@ -184,17 +272,17 @@ pub async fn action_post(st: web::Data<AppState>, req: HttpRequest, path: web::P
         ActionOutcome::Flow(o) => Ok(finish_step(&st, &realm, locale, o)),
         ActionOutcome::Invalid(errors) => {
             let msgs = messages(&st, locale, &realm, &errors);
-            render(&st, &req, &realm, &flow, msgs, None, StatusCode::OK).await
+            render(&st, &req, &realm, &flow, msgs, None, "").await
         }
         ActionOutcome::EmailSent(f) => {
-            render(&st, &req, &realm, &f, vec![], Some("action.verify_email.sent"), StatusCode::OK).await
+            render(&st, &req, &realm, &f, vec![], Some("action.verify_email.sent"), "").await
         }
         ActionOutcome::NotYetVerified(f) => {
-            render(&st, &req, &realm, &f, vec![], Some("action.verify_email.not_yet"), StatusCode::OK).await
+            render(&st, &req, &realm, &f, vec![], Some("action.verify_email.not_yet"), "").await
         }
         ActionOutcome::Message(key) => {
             let msg = st.pages.message(locale, key);
-            render(&st, &req, &realm, &flow, vec![msg], None, StatusCode::OK).await
+            render(&st, &req, &realm, &flow, vec![msg], None, field("userLabel")).await
         }
     }
 }

@@ -121,6 +121,9 @@ struct LoginPage {
     notice: Option<String>,
     remember_me_enabled: bool,
     back_url: Option<String>,
+    /// WebAuthn options (JSON) for passwordless sign-in with a passkey offered in the user-ID
+    /// field's autofill (conditional UI); empty when the realm does not allow it.
+    passkey_options: String,
 }
 
 fn back_url(realm: &Realm, request: Option<&AuthRequest>) -> Option<String> {
@@ -131,18 +134,28 @@ fn back_url(realm: &Realm, request: Option<&AuthRequest>) -> Option<String> {
     Some(format!("{}/", u.origin().ascii_serialization()))
 }
 
-fn render_login(
+async fn render_login(
     st: &AppState,
     req: &HttpRequest,
     realm: &Realm,
     flow: &Flow,
     username: &str,
     status: StatusCode,
-) -> HttpResponse {
+) -> Res {
+    // Each view starts a new passwordless ceremony (the previous challenge is replaced).
+    let passkey_options = match &flow.state {
+        LoginState::Credentials { .. } => {
+            crate::flows::passkeys::passwordless_options(st, realm, flow).await?.unwrap_or_default()
+        }
+        _ => String::new(),
+    };
     let locale = extract::locale(req, flow.request.ui_locales.as_deref());
     let notice = match &flow.state {
         LoginState::Credentials { notice } => *notice,
-        LoginState::RequiredActions { .. } | LoginState::Complete { .. } | LoginState::Denied { .. } => None,
+        LoginState::SecondFactor { .. }
+        | LoginState::RequiredActions { .. }
+        | LoginState::Complete { .. }
+        | LoginState::Denied { .. } => None,
     };
     let prefill =
         if username.is_empty() { flow.request.login_hint.clone().unwrap_or_default() } else { username.to_string() };
@@ -153,8 +166,9 @@ fn render_login(
         notice: notice.map(|n| st.pages.message(locale, notice_key(n))),
         remember_me_enabled: realm.settings.login.remember_me_enabled,
         back_url: back_url(realm, Some(&flow.request)),
+        passkey_options,
     };
-    st.pages.render(status, "login.html", locale, Some(realm), &page)
+    Ok(st.pages.render(status, "login.html", locale, Some(realm), &page))
 }
 
 fn notice_key(n: Notice) -> &'static str {
@@ -205,8 +219,9 @@ pub async fn login_get(st: web::Data<AppState>, req: HttpRequest, path: web::Pat
         Err(page) => return Ok(page),
     };
     match flow.state.page() {
-        Page::Credentials => Ok(render_login(&st, &req, &realm, &flow, "", StatusCode::OK)),
+        Page::Credentials => render_login(&st, &req, &realm, &flow, "", StatusCode::OK).await,
         Page::Action(_) => Ok(see_other(&super::actions::action_path(&realm))),
+        Page::SecondFactor(_) => Ok(see_other(&super::factors::factor_path(&realm))),
         Page::ReturnToClient | Page::Denied => Ok(st.pages.error(
             StatusCode::BAD_REQUEST,
             extract::locale(&req, None),
@@ -236,19 +251,31 @@ pub async fn login_post(st: web::Data<AppState>, req: HttpRequest, path: web::Pa
         // An old login form replayed after the password step: show where the flow really is.
         return Ok(see_other(&login_path(&realm)));
     }
+    if form.get("op").is_some_and(|op| op == "passkey") {
+        // Passwordless: a discoverable passkey picked in the user-ID field's autofill.
+        let credential = form.get("credential").map(String::as_str).unwrap_or("");
+        let outcome =
+            crate::flows::passkeys::submit_passwordless(&st, &realm, flow, credential, client_ip(&req)).await?;
+        return Ok(match outcome {
+            SubmitOutcome::Page(flow) if flow.state.page() == Page::Credentials => {
+                render_login(&st, &req, &realm, &flow, "", StatusCode::OK).await?
+            }
+            other => finish_step(&st, &realm, locale, other),
+        });
+    }
     let username = form.get("username").map(String::as_str).unwrap_or("");
     let password = form.get("password").map(String::as_str).unwrap_or("");
     let remember_me = realm.settings.login.remember_me_enabled && form.get("remember_me").is_some_and(|v| v == "on");
     if username.trim().is_empty() || password.is_empty() || username.len() > 255 || password.len() > 1024 {
         let shown = Flow { state: LoginState::Credentials { notice: Some(Notice::InvalidCredentials) }, ..flow };
-        return Ok(render_login(&st, &req, &realm, &shown, username, StatusCode::OK));
+        return render_login(&st, &req, &realm, &shown, username, StatusCode::OK).await;
     }
     let outcome =
         service::submit_credentials(&st, &realm, flow, username, Secret::new(password), remember_me, client_ip(&req))
             .await?;
     Ok(match outcome {
         SubmitOutcome::Page(flow) if flow.state.page() == Page::Credentials => {
-            render_login(&st, &req, &realm, &flow, username, StatusCode::OK)
+            render_login(&st, &req, &realm, &flow, username, StatusCode::OK).await?
         }
         other => finish_step(&st, &realm, locale, other),
     })
@@ -265,6 +292,7 @@ pub(super) fn finish_step(
     match outcome {
         SubmitOutcome::Page(flow) => match flow.state.page() {
             Page::Action(_) => see_other(&super::actions::action_path(realm)),
+            Page::SecondFactor(_) => see_other(&super::factors::factor_path(realm)),
             _ => see_other(&login_path(realm)),
         },
         SubmitOutcome::Stale => see_other(&login_path(realm)),

@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod devmail;
 pub mod extract;
+pub mod factors;
 pub mod login;
 pub mod logout;
 pub mod oidc;

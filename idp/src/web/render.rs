@@ -23,6 +23,15 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("required_choose.html", include_str!("../../templates/required_choose.html")),
     ("required_update_password.html", include_str!("../../templates/required_update_password.html")),
     ("required_verify_email.html", include_str!("../../templates/required_verify_email.html")),
+    ("required_configure_totp.html", include_str!("../../templates/required_configure_totp.html")),
+    ("required_email_otp.html", include_str!("../../templates/required_email_otp.html")),
+    ("required_recovery_codes.html", include_str!("../../templates/required_recovery_codes.html")),
+    ("required_webauthn.html", include_str!("../../templates/required_webauthn.html")),
+    ("factor_others.html", include_str!("../../templates/factor_others.html")),
+    ("factor_otp.html", include_str!("../../templates/factor_otp.html")),
+    ("factor_email.html", include_str!("../../templates/factor_email.html")),
+    ("factor_recovery.html", include_str!("../../templates/factor_recovery.html")),
+    ("factor_passkey.html", include_str!("../../templates/factor_passkey.html")),
 ];
 
 pub const STYLESHEET: &str = include_str!("../../static/kenpo.css");

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::{actions, login, logout, oidc, render};
+use super::{actions, factors, login, logout, oidc, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health/live", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
@@ -12,6 +12,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/static/kenpo.js",
             web::get().to(|| async { asset("text/javascript", include_str!("../../static/kenpo.js")) }),
+        )
+        .route(
+            "/static/webauthn.js",
+            web::get().to(|| async { asset("text/javascript", include_str!("../../static/webauthn.js")) }),
         )
         .route(
             "/static/form-post.js",
@@ -33,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/login-actions/authenticate", web::get().to(login::login_get))
                 .route("/login-actions/authenticate", web::post().to(login::login_post))
                 .route("/login-actions/restart", web::get().to(login::restart_get))
+                .route("/login-actions/second-factor", web::get().to(factors::factor_get))
+                .route("/login-actions/second-factor", web::post().to(factors::factor_post))
                 .route("/login-actions/required-action", web::get().to(actions::action_get))
                 .route("/login-actions/required-action", web::post().to(actions::action_post))
                 .route("/login-actions/verify-email", web::get().to(actions::verify_email_get)),

@@ -505,3 +505,53 @@ fn terms_are_published_from_a_file_and_required_actions_set_by_name() {
     let u = k.find_user("kenpo1", "member0200").expect("member");
     assert_eq!(u.required_actions().expect("actions"), vec!["VERIFY_EMAIL".to_string()]);
 }
+
+both_backends!(
+    /// Union IT lists a member's second factors and resets them (a lost phone): devices and
+    /// recovery codes are gone, the second-factor lockout is cleared, the reset is audited.
+    user_factors_are_listed_and_reset,
+    |db: &TestDb| {
+        let k = Kenpo::new(db);
+        k.realm("kenpo1");
+        k.run(&user_args("kenpo1", "member0300", "m300@example.jp", &[])).ok("user");
+        let u = k.find_user("kenpo1", "member0300").expect("member");
+        let st = store::open(&db.url).expect("open");
+        let now = store::now();
+        st.run_sync(|c| {
+            for (kind, label) in [("otp", "仕事用スマホ"), ("webauthn", "パスキー")] {
+                store::factors::insert_credential(
+                    c,
+                    &store::factors::CredentialRow {
+                        id: store::new_id(),
+                        realm_id: u.realm_id.clone(),
+                        user_id: u.id.clone(),
+                        kind: kind.into(),
+                        label: label.into(),
+                        secret_enc: None,
+                        data: "{}".into(),
+                        credential_key: (kind == "webauthn").then(|| "AAEC".to_string()),
+                        last_used_step: None,
+                        created_at: now,
+                        last_used_at: None,
+                    },
+                )?;
+            }
+            store::factors::replace_recovery_codes(c, &u.id, &["h1".into(), "h2".into()], now)
+        })
+        .expect("seed factors");
+        let list = k.run(&["user", "factors", "--realm", "kenpo1", "--username", "MEMBER0300"]).ok("factors");
+        assert!(list.stdout.contains("otp\t仕事用スマホ"), "{}", list.stdout);
+        assert!(list.stdout.contains("webauthn\tパスキー"), "{}", list.stdout);
+        assert!(list.stdout.contains("recovery codes left: 2"), "{}", list.stdout);
+        k.run(&["user", "reset-mfa", "--realm", "kenpo1", "--username", "nobody0001"]).failed("unknown user");
+        let out = k.run(&["user", "reset-mfa", "--realm", "kenpo1", "--username", "member0300"]).ok("reset");
+        assert!(out.stdout.contains("2 second factor(s)"), "{}", out.stdout);
+        let (left, codes, audited) = st
+            .run_sync(|c| {
+                let audited = store::audit::kinds_for_user(c, &u.id)?.iter().filter(|k| *k == "second_factors_reset").count();
+                Ok((store::factors::for_user(c, &u.id)?.len(), store::factors::unused_recovery_codes(c, &u.id)?, audited))
+            })
+            .expect("query");
+        assert_eq!((left, codes, audited), (0, 0, 1));
+    }
+);

@@ -196,6 +196,10 @@ both_backends!(
                 email_verifications: (S, S, S, S, T, T, Option<T>),
                 terms_versions: (S, i32, S, T),
                 terms_acceptances: (S, i32, T),
+                user_credentials: (S, S, S, S, S, Option<Vec<u8>>, S, O, Option<i64>, T, Option<T>),
+                recovery_codes: (S, S, S, T, Option<T>),
+                email_otps: (S, S, S, i32, T, T, Option<T>),
+                mfa_challenges: (S, O, S, Vec<u8>, T, T),
             );
             let loaded: BTreeSet<String> = declared.iter().map(|(t, _)| t.to_string()).collect();
             assert_eq!(
@@ -318,6 +322,25 @@ both_backends!(
                 published_at: NaiveDateTime = t1,
             });
             round_trip_row!(c, terms_acceptances { user_id: String = s("u-1"), version: i32 = 2, accepted_at: NaiveDateTime = t2 });
+            round_trip_row!(c, user_credentials {
+                id: String = s("cr-1"), realm_id: String = s("r-1"), user_id: String = s("u-1"), kind: String = s("otp"),
+                label: String = s("仕事用スマホ"), secret_enc: Option<Vec<u8>> = Some((0..=255u8).collect()),
+                data: String = s(r#"{"algorithm":"SHA1","digits":6,"period":30}"#),
+                credential_key: Option<String> = Some(s("AAECAwQ")), last_used_step: Option<i64> = Some(60_000_000_000),
+                created_at: NaiveDateTime = t1, last_used_at: Option<NaiveDateTime> = Some(t2),
+            });
+            round_trip_row!(c, recovery_codes {
+                id: String = s("rc-1"), user_id: String = s("u-1"), code_hash: String = s("h"), created_at: NaiveDateTime = t1,
+                used_at: Option<NaiveDateTime> = Some(t2),
+            });
+            round_trip_row!(c, email_otps {
+                flow_id: String = s("f-1"), user_id: String = s("u-1"), code_hash: String = s("h"), tries: i32 = 4,
+                sent_at: NaiveDateTime = t1, expires_at: NaiveDateTime = t2, used_at: Option<NaiveDateTime> = Some(t2),
+            });
+            round_trip_row!(c, mfa_challenges {
+                id: String = s("ch-1"), user_id: Option<String> = Some(s("u-1")), purpose: String = s("otp_enrol"),
+                payload: Vec<u8> = (0..=255u8).collect(), created_at: NaiveDateTime = t1, expires_at: NaiveDateTime = t2,
+            });
             Ok(())
         })
         .expect("round trips");

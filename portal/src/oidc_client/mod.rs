@@ -364,7 +364,7 @@ mod tests {
         let rp = Rp::new(&PortalConfig::default());
         assert!(rp.is_ok());
         if let Ok(rp) = rp {
-            assert_eq!(rp.redirect_url.as_str(), "http://127.0.0.1:8081/callback");
+            assert_eq!(rp.redirect_url.as_str(), "http://localhost:8081/callback");
             assert_eq!(rp.scopes, vec!["profile", "email", "insurance"]);
         }
     }
