@@ -323,6 +323,8 @@ pub enum EmailCodeState {
     Sent,
     /// 「再送信」 was pressed too soon after the last mail.
     TooSoon,
+    /// The code sent earlier expired or its tries are spent: the page says to press 「再送信」.
+    Spent,
 }
 
 /// Sends the flow's e-mail code unless this flow has an unused one already, live or not
@@ -362,7 +364,8 @@ pub async fn send_email_code(
                     // member is told to press 「再送信」), so a spent code never silently mails
                     // a new one past the resend throttle.
                     if !resend && existing.user_id == uid && existing.used_at.is_none() {
-                        return Ok(EmailCodeState::Sent);
+                        let spent = existing.expires_at <= now || i64::from(existing.tries) >= settings.max_tries;
+                        return Ok(if spent { EmailCodeState::Spent } else { EmailCodeState::Sent });
                     }
                     if resend && existing.sent_at + Duration::seconds(settings.resend_seconds) > now {
                         return Ok(EmailCodeState::TooSoon);

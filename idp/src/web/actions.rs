@@ -140,8 +140,10 @@ async fn render(
             }
             RequiredAction::ConfigureEmailOtp => {
                 // The first visit sends the code; a reload shows the page for the code already sent.
-                if enrol::email_enrolment_code(st, realm, flow, user, locale, false).await? == EmailCodeState::TooSoon {
-                    notice = Some("factor.email.too_soon".into());
+                match enrol::email_enrolment_code(st, realm, flow, user, locale, false).await? {
+                    EmailCodeState::TooSoon => notice = Some("factor.email.too_soon".into()),
+                    EmailCodeState::Spent if notice.is_none() => notice = Some("factor.email.expired".into()),
+                    _ => {}
                 }
             }
             RequiredAction::ConfigureRecoveryCodes => recovery_codes = enrol::recovery_codes(st, flow, user).await?,
@@ -243,8 +245,8 @@ pub async fn action_post(st: web::Data<AppState>, req: HttpRequest, path: web::P
                     return Ok(see_other(&super::login::login_path(&realm)));
                 };
                 let notice = match enrol::email_enrolment_code(&st, &realm, &flow, &user, locale, true).await? {
-                    EmailCodeState::Sent => "factor.email.resent",
                     EmailCodeState::TooSoon => "factor.email.too_soon",
+                    EmailCodeState::Sent | EmailCodeState::Spent => "factor.email.resent",
                 };
                 return render(&st, &req, &realm, &flow, vec![], Some(notice), "").await;
             }

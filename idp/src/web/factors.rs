@@ -91,8 +91,10 @@ pub(super) async fn render(
         Factor::Otp => "factor_otp.html",
         Factor::Email => {
             // The first visit sends the code; reloads show the page for the code already sent.
-            if factors::send_email_code(st, realm, flow, &user, locale, false).await? == EmailCodeState::TooSoon {
-                notice = Some("factor.email.too_soon".into());
+            match factors::send_email_code(st, realm, flow, &user, locale, false).await? {
+                EmailCodeState::TooSoon => notice = Some("factor.email.too_soon".into()),
+                EmailCodeState::Spent if notice.is_none() => notice = Some("factor.email.expired".into()),
+                _ => {}
             }
             "factor_email.html"
         }
@@ -174,8 +176,8 @@ pub async fn factor_post(st: web::Data<AppState>, req: HttpRequest, path: web::P
                 return Ok(see_other(&login_path(&realm)));
             };
             let notice = match factors::send_email_code(&st, &realm, &flow, &user, locale, true).await? {
-                EmailCodeState::Sent => "factor.email.resent",
                 EmailCodeState::TooSoon => "factor.email.too_soon",
+                EmailCodeState::Sent | EmailCodeState::Spent => "factor.email.resent",
             };
             return render(&st, &req, &realm, &flow, vec![], Some(notice)).await;
         }

@@ -81,6 +81,9 @@ dual_backend_test!(email_codes_expire_and_allow_only_a_few_tries, |db| async mov
     let mut l = login(&idp, &f).await;
     let code = mailed_code(&sink.wait_for(2).await[1]);
     move_email_codes(&idp, "expires_at", -1);
+    // A reload says so at once (and sends nothing by itself).
+    l.get(&factor_url(&idp, &f.realm)).await;
+    assert!(l.has(EMAIL_EXPIRED), "reload after expiry: {}", l.body());
     l.submit(&[("otp", &code)]).await;
     assert!(l.has(EMAIL_EXPIRED), "{}", l.body());
     l.assert_no_code("expired code");
