@@ -44,6 +44,8 @@ mod tests {
     #[test]
     fn each_condition_in_order() {
         let mut cfg = PortalConfig::default();
+        assert!(cfg.results.require_second_factor, "results need a second factor by default");
+        cfg.results.require_second_factor = false;
         let now = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).and_then(|d| d.and_hms_opt(12, 0, 0)).unwrap_or_default();
         let fresh = now - Duration::seconds(60);
         let old = now - Duration::seconds(cfg.results.max_age_seconds + 1);

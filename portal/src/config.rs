@@ -68,10 +68,11 @@ pub struct ResultsConfig {
     /// Viewing results needs a sign-in at the IdP at most this many seconds ago (sent as
     /// `max_age`; older sign-ins are sent back to the IdP first).
     pub max_age_seconds: i64,
-    /// Require a second factor in the ID token's `amr` (otp, hwk, swk, sms, mfa, …).
+    /// Require a second factor in the ID token's `amr` (otp, hwk, swk, sms, mfa, …). On by
+    /// default: checkup results are health data (SPEC: an MFA-level login to view them).
     pub require_second_factor: bool,
-    /// `acr_values` sent with logins on the way to results (e.g. the IdP's level for
-    /// "password and second factor"); empty = none.
+    /// `acr_values` sent with logins on the way to results: "2" is Kenpo ID's level for
+    /// "password and second factor" (a member without one enrols one there); empty = none.
     pub acr_values: String,
     /// The reference table (bands) file; empty = the built-in `data/checkup-reference.csv`.
     pub reference_file: Option<PathBuf>,
@@ -110,8 +111,8 @@ impl Default for ResultsConfig {
     fn default() -> Self {
         ResultsConfig {
             max_age_seconds: 900,
-            require_second_factor: false,
-            acr_values: String::new(),
+            require_second_factor: true,
+            acr_values: "2".into(),
             reference_file: None,
         }
     }

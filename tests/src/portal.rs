@@ -73,6 +73,10 @@ impl TestPortal {
         cfg.oidc.client_secret = Secret::new(secret);
         cfg.workers = 2;
         cfg.dev = true;
+        // Most portal tests are about other things than the second factor the portal asks for
+        // by default; `portal_defaults_require_a_second_factor…` tests the default.
+        cfg.results.require_second_factor = false;
+        cfg.results.acr_values = String::new();
         tweak(&mut cfg);
         let state = AppState::build(cfg).expect("portal state");
         kenpo_portal::admin::load_demo(&state.store, &state.reference).expect("demo results");

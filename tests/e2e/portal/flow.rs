@@ -335,3 +335,55 @@ dual_backend_test!(portal_logout_without_csrf_is_refused_and_pages_speak_english
     let en_results = b.get_with(&portal.url("/results/notice"), &[("Accept-Language", "en")]).await;
     assert!(en_results.body.contains("View checkup results"), "{}", en_results.body);
 });
+
+/// Fills the page's first form with `fields` over its own values and follows redirects
+/// inside the IdP.
+async fn idp_form(b: &Browser, idp: &TestIdp, page: &Page, fields: &[(&str, &str)]) -> Page {
+    let (action, existing) = page.form().unwrap_or_else(|| panic!("no form on: {}", page.body));
+    let mut data: Vec<(String, String)> =
+        existing.into_iter().filter(|(k, _)| !fields.iter().any(|(f, _)| f == k)).collect();
+    data.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    b.follow(b.post_form(&action, &data).await, &format!("{}/", idp.base_url)).await
+}
+
+// The portal's defaults: results are health data and need an MFA-level sign-in. A member who
+// has no second factor yet is asked by the IdP to choose and enrol one on the way (acr_values=2),
+// and reaches the results with it; nothing is shown before.
+dual_backend_test!(portal_defaults_require_a_second_factor_and_the_idp_enrols_one, |db| async move {
+    let idp = TestIdp::start(&db);
+    let f = idp.seed();
+    let defaults = kenpo_portal::config::PortalConfig::default().results;
+    let portal = TestPortal::start_with(&db, &idp, &f, |c| c.results = defaults);
+    let b = Browser::new();
+    let to_idp = b.follow(b.get(&portal.url("/login?next=%2Fresults")).await, &format!("{}/", portal.base_url)).await;
+    let idp_url = to_idp.location.clone().expect("to the IdP");
+    assert!(idp_url.contains("acr_values=2"), "{idp_url}");
+    let idp_root = format!("{}/", idp.base_url);
+    let login = b.follow(b.get(&idp_url).await, &idp_root).await;
+    let choose = b.follow(b.submit_login(&login, &f.username, &f.password, &[]).await, &idp_root).await;
+    assert!(choose.body.contains("ユーザIDの変更・認証方法の設定"), "{}", choose.body);
+    assert!(choose.location.is_none(), "no way back to the portal before a second factor");
+    let enrol = idp_form(&b, &idp, &choose, &[("user_id", ""), ("method", "otp")]).await;
+    assert!(enrol.body.contains("ワンタイムパスワードの設定"), "{}", enrol.body);
+    let secret = {
+        let marker = "id=\"otp-secret\">";
+        let start = enrol.body.find(marker).expect("secret") + marker.len();
+        let end = enrol.body[start..].find('<').expect("end") + start;
+        enrol.body[start..end].replace(' ', "")
+    };
+    let code = {
+        use kenpo_idp::mfa::totp::{TotpPolicy, TotpSecret, code_at};
+        let now = u64::try_from(chrono::Utc::now().timestamp()).expect("time");
+        code_at(&TotpSecret::from_base32(&secret).expect("base32"), &TotpPolicy::default(), now).expect("code")
+    };
+    let back = idp_form(&b, &idp, &enrol, &[("totp", &code), ("userLabel", "スマホ")]).await;
+    let callback = back.location.clone().unwrap_or_else(|| panic!("back to the portal: {}", back.body));
+    assert!(callback.starts_with(&portal.base_url), "{callback}");
+    let notice = b.follow(b.get(&callback).await, &format!("{}/", portal.base_url)).await;
+    assert!(notice.url.ends_with("/results/notice"), "{} {}", notice.url, notice.body);
+    let accepted = submit(&b, &notice).await;
+    assert_eq!(accepted.status, 302, "{}", accepted.body);
+    let results = portal.open(&b, "/results").await;
+    assert_eq!(results.status, 200, "{}", results.body);
+    assert_row(&results, "hba1c", "5.8", Some("B"));
+});
