@@ -40,16 +40,7 @@ pub async fn check(st: &AppState, realm: &Realm, token: &str) -> Result<Option<A
     match jti.split_once('.') {
         Some((grant_id, _)) => {
             let gid = grant_id.to_string();
-            let found = st
-                .store
-                .run(move |c| {
-                    let Some(grant) = store::grants::find_grant(c, &gid)?.filter(|g| g.revoked_at.is_none()) else {
-                        return Ok(None);
-                    };
-                    let user = grant.user_id.as_deref().map(|u| store::users::find(c, u)).transpose()?.flatten();
-                    Ok(Some((grant, user)))
-                })
-                .await?;
+            let found = st.store.run(move |c| store::grants::live_grant_with_user(c, &gid)).await?;
             Ok(found.map(|(g, user)| ActiveToken { claims, grant: Some(g), user }))
         }
         None => {

@@ -38,7 +38,7 @@ pub async fn exchange(
         .run(move |c| {
             let r = write_tx(c, |c| {
                 let now = store::now();
-                let grant = match store::grants::rotate_refresh(c, &hash, now)? {
+                let (grant, user) = match store::grants::rotate_refresh(c, &hash, now)? {
                     RefreshUse::Unknown => return Ok(Outcome::Refused("refresh token is invalid")),
                     RefreshUse::Expired => return Ok(Outcome::Refused("refresh token expired")),
                     RefreshUse::Reused(grant) if grant.client_id == client_pk => {
@@ -56,7 +56,7 @@ pub async fn exchange(
                         return Ok(Outcome::Refused("refresh token was already used"));
                     }
                     RefreshUse::Reused(_) => return Ok(Outcome::Refused("refresh token is invalid")),
-                    RefreshUse::Rotated(grant) => grant,
+                    RefreshUse::Rotated(grant, user) => (grant, user),
                 };
                 // Another client's token: undo the rotation (roll back) and refuse.
                 if grant.client_id != client_pk {
@@ -65,7 +65,7 @@ pub async fn exchange(
                 if grant.revoked_at.is_some() {
                     return Ok(Outcome::Refused("grant was revoked"));
                 }
-                let user = match grant.user_id.as_deref().map(|u| store::users::find(c, u)).transpose()?.flatten() {
+                let user = match user {
                     Some(u) if u.is_active() => u,
                     _ => return Ok(Outcome::Refused("account is not active")),
                 };
