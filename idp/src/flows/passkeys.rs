@@ -236,18 +236,7 @@ pub async fn submit_login(
     let rows = credentials(st, &user_id).await?;
     match passkey::finish_authentication(&policy(st, realm)?, &state, credential, &stored(&rows)) {
         Ok(used) => {
-            let row = rows.iter().find(|r| r.credential_key.as_deref() == Some(used.credential_id.as_str()));
-            if let Some(row) = row {
-                let (id, data) = (row.id.clone(), used.new_data.clone());
-                st.store
-                    .run(move |c| {
-                        write_tx(c, |c| match &data {
-                            Some(d) => fstore::update_passkey(c, &id, d, store::now()),
-                            None => fstore::touch(c, &id, store::now()),
-                        })
-                    })
-                    .await?;
-            }
+            record_use(st, &rows, &used).await?;
             factors::conclude(st, realm, flow, LoginEvent::FactorVerified(Factor::Passkey), ip).await
         }
         Err(PasskeyError::CounterRegression) => {
@@ -264,6 +253,24 @@ pub async fn submit_login(
             factors::conclude(st, realm, flow, LoginEvent::FactorRejected, ip).await
         }
     }
+}
+
+/// Saves the used passkey's new counter (compare-and-set on the state that was checked, so two
+/// concurrent logins cannot leave the lower counter behind) and when it was last used.
+async fn record_use(st: &AppState, rows: &[CredentialRow], used: &passkey::PasskeyUse) -> Result<()> {
+    let Some(row) = rows.iter().find(|r| r.credential_key.as_deref() == Some(used.credential_id.as_str())) else {
+        return Ok(());
+    };
+    let (id, old, new) = (row.id.clone(), row.data.clone(), used.new_data.clone());
+    st.store
+        .run(move |c| {
+            write_tx(c, |c| match &new {
+                Some(d) => fstore::update_passkey(c, &id, &old, d, store::now()).map(|_| ()),
+                None => fstore::touch(c, &id, store::now()),
+            })
+        })
+        .await?;
+    Ok(())
 }
 
 /// A counter that went backwards may mean a cloned authenticator: the union must hear of it.
@@ -350,17 +357,7 @@ pub async fn submit_passwordless(
         Err(PasskeyError::Internal(e)) => return Err(StoreError::Corrupt(e).into()),
         Err(_) => return refused(),
     };
-    if let Some(row) = creds.iter().find(|r| r.credential_key.as_deref() == Some(used.credential_id.as_str())) {
-        let (id, data) = (row.id.clone(), used.new_data.clone());
-        st.store
-            .run(move |c| {
-                write_tx(c, |c| match &data {
-                    Some(d) => fstore::update_passkey(c, &id, d, store::now()),
-                    None => fstore::touch(c, &id, store::now()),
-                })
-            })
-            .await?;
-    }
+    record_use(st, &creds, &used).await?;
     let mut pending = service::pending_actions(&user, terms);
     let demanded = realm.settings.mfa.required || flow.request.wants_mfa();
     pending.extend(factors::enrolments_due(&realm.settings.mfa, &user, &factors::enrolled(&creds, unused), demanded));

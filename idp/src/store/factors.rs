@@ -80,12 +80,19 @@ pub fn use_otp_step(c: &mut AnyConnection, id: &str, step: i64, now: NaiveDateTi
     Ok(n == 1)
 }
 
-/// Saves a passkey's state after use (its counter lives inside `data`).
-pub fn update_passkey(c: &mut AnyConnection, id: &str, data: &str, now: NaiveDateTime) -> Result<(), StoreError> {
-    diesel::update(user_credentials::table.find(id))
+/// Saves a passkey's state after use (its counter lives inside `data`) unless another login
+/// saved a newer state since `old` was read: the stored counter never moves backwards.
+pub fn update_passkey(
+    c: &mut AnyConnection,
+    id: &str,
+    old: &str,
+    data: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(user_credentials::table.find(id).filter(user_credentials::data.eq(old)))
         .set((user_credentials::data.eq(data), user_credentials::last_used_at.eq(now)))
         .execute(c)?;
-    Ok(())
+    Ok(n == 1)
 }
 
 pub fn touch(c: &mut AnyConnection, id: &str, now: NaiveDateTime) -> Result<(), StoreError> {
