@@ -142,9 +142,7 @@ fn apply_start_args(cfg: &mut PortalConfig, args: &StartArgs) {
     if let Some(l) = &args.listen {
         cfg.listen = l.clone();
         if args.public_url.is_none() && cfg.dev {
-            // Same host name as the IdP's dev URL (localhost), as the demo client registers it.
-            let host_port = l.strip_prefix("127.0.0.1:").map_or_else(|| l.clone(), |port| format!("localhost:{port}"));
-            cfg.public_url = format!("http://{host_port}");
+            cfg.public_url = kenpo_shared::config::dev_public_url(l);
         }
     }
     if let Some(u) = &args.public_url {

@@ -35,3 +35,23 @@ pub fn load<T: Serialize + DeserializeOwned>(
         .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()));
     fig.extract().map_err(|e| e.to_string())
 }
+
+/// The development public URL for a listen address: a loopback IP is reached as `localhost`,
+/// because passkeys need a host name as RP ID, and the IdP and the portal must agree on it
+/// (the demo client registers `http://localhost:8081/callback`).
+pub fn dev_public_url(listen: &str) -> String {
+    match listen.strip_prefix("127.0.0.1:") {
+        Some(port) => format!("http://localhost:{port}"),
+        None => format!("http://{listen}"),
+    }
+}
+
+#[cfg(test)]
+mod dev_url_tests {
+    #[test]
+    fn loopback_becomes_localhost() {
+        assert_eq!(super::dev_public_url("127.0.0.1:8080"), "http://localhost:8080");
+        assert_eq!(super::dev_public_url("0.0.0.0:8080"), "http://0.0.0.0:8080");
+        assert_eq!(super::dev_public_url("idp.test:80"), "http://idp.test:80");
+    }
+}
