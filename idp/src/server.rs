@@ -80,10 +80,21 @@ async fn not_found() -> actix_web::HttpResponse {
 async fn sweep_periodically(st: AppState) {
     loop {
         tokio::time::sleep(Duration::from_secs(300)).await;
-        match st.store.run(|c| store::maintenance::sweep(c, store::now())).await {
-            Ok(n) if n > 0 => tracing::info!(removed = n, "expired rows swept"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        let mut removed = 0;
+        // Batches of a few hundred rows: each call is short, requests run between them.
+        let outcome = loop {
+            match st.store.run(|c| store::maintenance::sweep(c, store::now(), 200)).await {
+                Ok(0) => break Ok(()),
+                Ok(n) => removed += n,
+                Err(e) => break Err(e),
+            }
+            tokio::task::yield_now().await;
+        };
+        if removed > 0 {
+            tracing::info!(removed, "expired rows swept");
+        }
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "sweep failed");
         }
     }
 }

@@ -18,7 +18,8 @@ use kenpo_shared::secret::Secret;
 pub enum HashProfile {
     /// OWASP's argon2id recommendation: m = 19 MiB, t = 2, p = 1 (13.5 ms here).
     Default,
-    /// The smallest sensible cost, for benchmarks of the protocol path (W6) and tests.
+    /// argon2's own minimum (m = 8 KiB, t = 1: microseconds), for benchmarks of the protocol
+    /// path (W6: "the hash at its minimum") and tests. Never a member-facing default.
     Minimal,
 }
 
@@ -33,7 +34,7 @@ impl HashProfile {
     fn params(self) -> Params {
         let (m, t) = match self {
             HashProfile::Default => (19_456, 2),
-            HashProfile::Minimal => (256, 1),
+            HashProfile::Minimal => (8, 1),
         };
         Params::new(m, t, 1, None).unwrap_or_default()
     }
@@ -127,15 +128,18 @@ impl Hasher {
         password: Secret,
     ) -> Result<Verdict, HashError> {
         let decoy = self.decoys.iter().find(|(p, _)| *p == profile).map(|(_, h)| h.clone());
-        self.on_pool(move || {
-            let (hash, real) = match stored {
-                Some(h) => (h, true),
-                None => (decoy.unwrap_or_default(), false),
-            };
+        let (hash, real) = match stored {
+            Some(h) => (h, true),
+            None => (decoy.unwrap_or_default(), false),
+        };
+        let trivial = is_trivial(&hash);
+        let check = move || {
             let verdict = verify_now(profile, &hash, password.expose());
             if real { verdict } else { Verdict::Mismatch }
-        })
-        .await
+        };
+        // A hash of a few microseconds costs less than the hand-off to a hashing thread and
+        // back; only real work queues there.
+        if trivial { Ok(check()) } else { self.on_pool(check).await }
     }
 
     async fn on_pool<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
@@ -146,6 +150,18 @@ impl Hasher {
         self.pool.queue.lock().map_err(|_| HashError::Closed)?.send(job).map_err(|_| HashError::Closed)?;
         rx.await.map_err(|_| HashError::Closed)
     }
+}
+
+/// At most this many KiB-passes (memory × iterations) are verified on the calling thread.
+const TRIVIAL_COST: u64 = 64;
+
+/// Whether checking `stored` takes microseconds (argon2 at its minimum), judged by the
+/// parameters the stored string carries; anything unparsable goes to the pool like the rest.
+fn is_trivial(stored: &str) -> bool {
+    PasswordHash::new(stored)
+        .ok()
+        .and_then(|parsed| Params::try_from(&parsed).ok())
+        .is_some_and(|p| u64::from(p.m_cost()) * u64::from(p.t_cost()) <= TRIVIAL_COST)
 }
 
 /// Synchronous hash, for the command line.
@@ -218,10 +234,22 @@ pub fn verify_now(profile: HashProfile, stored: &str, password: &str) -> Verdict
 mod tests {
     use super::*;
 
+    /// Only argon2 at its minimum is checked on the caller's thread; the default profile, larger
+    /// imported parameters and anything unparsable go to the hashing threads.
+    #[test]
+    fn only_minimal_hashes_are_trivial() {
+        let minimal = hash_now(HashProfile::Minimal, "pw").unwrap_or_default();
+        assert!(is_trivial(&minimal), "{minimal}");
+        assert!(!is_trivial("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"));
+        assert!(!is_trivial("$argon2id$v=19$m=64,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"));
+        assert!(!is_trivial("garbage"));
+        assert!(!is_trivial(""));
+    }
+
     #[test]
     fn hash_and_verify_with_rehash_detection() {
         let h = hash_now(HashProfile::Minimal, "correct horse").unwrap_or_default();
-        assert!(h.starts_with("$argon2id$v=19$m=256,t=1,p=1$"));
+        assert!(h.starts_with("$argon2id$v=19$m=8,t=1,p=1$"));
         assert_eq!(verify_now(HashProfile::Minimal, &h, "correct horse"), Verdict::Match { needs_rehash: false });
         assert_eq!(verify_now(HashProfile::Default, &h, "correct horse"), Verdict::Match { needs_rehash: true });
         assert_eq!(verify_now(HashProfile::Minimal, &h, "wrong horse"), Verdict::Mismatch);

@@ -255,9 +255,3 @@ pub fn take_challenge(
     let n = diesel::delete(mfa_challenges::table.find(id).filter(mfa_challenges::purpose.eq(purpose))).execute(c)?;
     Ok(if n == 1 { payload } else { None })
 }
-
-pub fn delete_expired(c: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, StoreError> {
-    let a = diesel::delete(mfa_challenges::table.filter(mfa_challenges::expires_at.le(now))).execute(c)?;
-    let b = diesel::delete(email_otps::table.filter(email_otps::expires_at.le(now))).execute(c)?;
-    Ok(a + b)
-}

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use serde::Serialize;
 use tera::Tera;
 
-use kenpo_shared::i18n::{Catalogs, Locale};
+use kenpo_shared::i18n::{Catalogs, Locale, TemplateMessages};
 
 use crate::realm::Realm;
 
@@ -39,6 +39,8 @@ pub const STYLESHEET: &str = include_str!("../../static/kenpo.css");
 pub struct Pages {
     tera: Tera,
     catalogs: Catalogs,
+    /// Per template, the messages it shows: the page context carries only those.
+    messages: TemplateMessages,
 }
 
 /// What every page gets besides its own view model.
@@ -60,7 +62,9 @@ impl Pages {
         tera.autoescape_on(vec![".html"]);
         let ja = [include_str!("../../locales/ja.toml"), include_str!("../../locales/validation.ja.toml")].join("\n");
         let en = [include_str!("../../locales/en.toml"), include_str!("../../locales/validation.en.toml")].join("\n");
-        Ok(Pages { tera, catalogs: Catalogs::from_toml(&ja, &en)? })
+        let catalogs = Catalogs::from_toml(&ja, &en)?;
+        let messages = catalogs.per_template(TEMPLATES);
+        Ok(Pages { tera, catalogs, messages })
     }
 
     pub fn message(&self, locale: Locale, key: &str) -> String {
@@ -76,7 +80,7 @@ impl Pages {
         page: &T,
     ) -> HttpResponse {
         let frame = Frame {
-            t: self.catalogs.for_locale(locale),
+            t: self.messages.for_template(template, locale),
             lang: locale.code(),
             realm_name: realm.map(|r| r.name.as_str()).unwrap_or(""),
             realm_display: realm.map(|r| r.display_name.as_str()).unwrap_or("Kenpo ID"),

@@ -726,3 +726,84 @@ both_backends!(
         assert_eq!(recorded, expected as i64);
     }
 );
+
+// ---------------------------------------------------------------------------------------------
+// (e) The expiry sweep works in bounded batches and removes only what has expired
+// ---------------------------------------------------------------------------------------------
+
+both_backends!(
+    /// 450 flows expired more than an hour ago go in batches of 200, 200, 50; a flow that is
+    /// still live and one expired only minutes ago (kept to say "expired") stay, and so does a
+    /// live SSO session beside an expired one.
+    sweep_removes_expired_rows_in_batches,
+    |db: &TestDb| {
+        let st = open(db);
+        let now = store::now();
+        st.run_sync(|c| {
+            let rid = new_realm(c, "sweep")?;
+            let flow = |id: String, expires_at: NaiveDateTime| {
+                (
+                    schema::auth_flows::id.eq(id),
+                    schema::auth_flows::realm_id.eq(rid.clone()),
+                    schema::auth_flows::client_request.eq("{}"),
+                    schema::auth_flows::state.eq("{}"),
+                    schema::auth_flows::version.eq(0i64),
+                    schema::auth_flows::created_at.eq(now),
+                    schema::auth_flows::updated_at.eq(now),
+                    schema::auth_flows::expires_at.eq(expires_at),
+                )
+            };
+            let old = (0..450).map(|i| (format!("old{i}"), now - chrono::Duration::hours(2)));
+            let kept = [("live".to_string(), now + chrono::Duration::minutes(30)), ("recent".into(), now - chrono::Duration::minutes(5))];
+            for (id, expires_at) in old.chain(kept) {
+                diesel::insert_into(schema::auth_flows::table).values(flow(id, expires_at)).execute(c)?;
+            }
+            diesel::insert_into(schema::users::table)
+                .values((
+                    schema::users::id.eq("sweeper"),
+                    schema::users::realm_id.eq(&rid),
+                    schema::users::username.eq("sweeper"),
+                    schema::users::email_verified.eq(false),
+                    schema::users::temporary_password.eq(false),
+                    schema::users::status.eq("active"),
+                    schema::users::required_actions.eq("[]"),
+                    schema::users::created_at.eq(now),
+                    schema::users::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            for (id, expires_at) in [("s-old", now - chrono::Duration::minutes(1)), ("s-live", now + chrono::Duration::hours(1))] {
+                diesel::insert_into(schema::sso_sessions::table)
+                    .values((
+                        schema::sso_sessions::id.eq(id),
+                        schema::sso_sessions::sid.eq(id),
+                        schema::sso_sessions::realm_id.eq(&rid),
+                        schema::sso_sessions::user_id.eq("sweeper"),
+                        schema::sso_sessions::amr.eq("[]"),
+                        schema::sso_sessions::acr.eq("1"),
+                        schema::sso_sessions::remember_me.eq(false),
+                        schema::sso_sessions::created_at.eq(now),
+                        schema::sso_sessions::last_seen_at.eq(now),
+                        schema::sso_sessions::auth_time.eq(now),
+                        schema::sso_sessions::expires_at.eq(expires_at),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+        .expect("rows");
+        let removed: Vec<usize> = (0..4)
+            .map(|_| st.run_sync(|c| store::maintenance::sweep(c, now, 200)).expect("sweep"))
+            .collect();
+        assert_eq!(removed, vec![201, 200, 50, 0], "batches (the first one also takes the expired session)");
+        let (flows, sessions) = st
+            .run_sync(|c| {
+                let flows: Vec<String> =
+                    schema::auth_flows::table.select(schema::auth_flows::id).order(schema::auth_flows::id).load(c)?;
+                let sessions: Vec<String> = schema::sso_sessions::table.select(schema::sso_sessions::id).load(c)?;
+                Ok((flows, sessions))
+            })
+            .expect("left");
+        assert_eq!(flows, vec!["live".to_string(), "recent".to_string()]);
+        assert_eq!(sessions, vec!["s-live".to_string()]);
+    }
+);

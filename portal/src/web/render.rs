@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use serde::Serialize;
 use tera::Tera;
 
-use kenpo_shared::i18n::{Catalogs, Locale};
+use kenpo_shared::i18n::{Catalogs, Locale, TemplateMessages};
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
@@ -29,6 +29,8 @@ pub const STYLESHEET: &str = include_str!("../../static/portal.css");
 pub struct Pages {
     tera: Tera,
     catalogs: Catalogs,
+    /// Per template, the messages it shows: the page context carries only those.
+    messages: TemplateMessages,
 }
 
 /// Who is looking, for the header: the member's name and the IdP account links.
@@ -54,7 +56,8 @@ impl Pages {
         tera.autoescape_on(vec![".html"]);
         let catalogs =
             Catalogs::from_toml(include_str!("../../locales/ja.toml"), include_str!("../../locales/en.toml"))?;
-        Ok(Pages { tera, catalogs })
+        let messages = catalogs.per_template(TEMPLATES);
+        Ok(Pages { tera, catalogs, messages })
     }
 
     pub fn message(&self, locale: Locale, key: &str) -> String {
@@ -69,7 +72,7 @@ impl Pages {
         viewer: &Viewer,
         page: &T,
     ) -> HttpResponse {
-        let frame = Frame { t: self.catalogs.for_locale(locale), lang: locale.code(), viewer, page };
+        let frame = Frame { t: self.messages.for_template(template, locale), lang: locale.code(), viewer, page };
         let ctx = match tera::Context::from_serialize(&frame) {
             Ok(c) => c,
             Err(e) => return kenpo_shared::web::render_failure(&e),

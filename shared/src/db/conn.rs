@@ -32,12 +32,12 @@ impl AnyConnection {
                 // journal_size_limit: under steady readers a checkpoint rarely restarts the WAL,
                 // so the file only grows (run-memory.sh saw ~12 KB per login); the limit
                 // truncates it back to 64 MiB whenever a checkpoint does reset it.
-                // wal_autocheckpoint: checkpoints (page copies plus an fdatasync) were 10 % of a
-                // login's CPU at the default 1,000 pages; every 8,000 pages (32 MiB) the hot
-                // pages (index roots, table tails) are copied once instead of eight times.
+                // wal_autocheckpoint: checkpoints run on the store's own thread
+                // (`checkpoint.rs`); the automatic one only stops the WAL from growing past
+                // 64 MiB when that thread falls behind (or for connections outside a store).
                 c.batch_execute(
                     "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
-                     PRAGMA journal_size_limit = 67108864; PRAGMA wal_autocheckpoint = 8000;",
+                     PRAGMA journal_size_limit = 67108864; PRAGMA wal_autocheckpoint = 16384;",
                 )?;
                 Ok(AnyConnection::Sqlite(c))
             }

@@ -2,6 +2,7 @@
 //! PostgreSQL or SQLite (chosen at run time from the URL), a bounded pool, the single write
 //! transaction helper, and embedded migrations.
 
+mod checkpoint;
 mod conn;
 mod migrate;
 mod pool;

@@ -1,9 +1,9 @@
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use super::{AnyConnection, DbUrl, Migrations, StoreError, migrate};
+use super::{AnyConnection, DbUrl, Migrations, StoreError, checkpoint, migrate};
 
 struct Manager {
     url: DbUrl,
@@ -50,13 +50,28 @@ impl std::fmt::Debug for Manager {
     }
 }
 
-/// A pooled database handle. All work runs on the blocking pool, bounded by a semaphore equal to
-/// the pool size so that a burst queues on the async side instead of piling up threads.
+/// A pooled database handle.
+///
+/// PostgreSQL work runs on the blocking pool, bounded by a semaphore equal to the pool size so
+/// that a burst queues on the async side instead of piling up threads: a round trip to the
+/// server is time in which the worker serves other requests.
+///
+/// SQLite work runs inline, on the calling thread, one closure at a time per store. A SQLite
+/// statement takes microseconds, less than handing it to another thread and back (a W6
+/// profile had 7 % of a login's CPU in those hand-offs), and SQLite has one writer anyway. The
+/// store's lock makes writers in this process queue on a mutex, which wakes the next one at
+/// once, instead of on SQLite's busy handler, which sleeps at least a millisecond. Writers in
+/// other processes (the command line) still meet the busy timeout. Checkpoints run on their own
+/// thread (see `checkpoint`), so that no request waits for one.
 #[derive(Clone)]
 pub struct Store {
     pool: r2d2::Pool<Manager>,
     permits: Arc<Semaphore>,
     url: DbUrl,
+    /// SQLite only: held while a closure uses a connection.
+    sqlite_lock: Option<Arc<Mutex<()>>>,
+    /// SQLite only: the checkpoint thread stops when the last clone of the store is gone.
+    _checkpointer: Option<Arc<checkpoint::Checkpointer>>,
 }
 
 impl Store {
@@ -78,33 +93,67 @@ impl Store {
             .test_on_check_out(false)
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build(Manager { url: url.clone() })?;
-        Ok(Store { pool, permits: Arc::new(Semaphore::new(opts.max_connections as usize)), url: url.clone() })
+        let (sqlite_lock, checkpointer) = match url {
+            DbUrl::Sqlite(path) => {
+                (Some(Arc::new(Mutex::new(()))), Some(Arc::new(checkpoint::Checkpointer::start(path.clone()))))
+            }
+            DbUrl::Postgres(_) => (None, None),
+        };
+        Ok(Store {
+            pool,
+            permits: Arc::new(Semaphore::new(opts.max_connections as usize)),
+            url: url.clone(),
+            sqlite_lock,
+            _checkpointer: checkpointer,
+        })
     }
 
     pub fn url(&self) -> &DbUrl {
         &self.url
     }
 
-    /// Runs `f` with a pooled connection on the blocking pool.
+    /// Runs `f` with a pooled connection: inline on SQLite, on the blocking pool on PostgreSQL.
+    /// Closures are short (a few statements or one transaction); long work is split into
+    /// several calls (see the sweep) so that it never holds a SQLite store for long.
     pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
     {
+        if self.sqlite_lock.is_some() {
+            return self.run_sync(f);
+        }
         let _permit =
             self.permits.clone().acquire_owned().await.map_err(|_| StoreError::Unavailable("store closed".into()))?;
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut c = pool.get()?;
-            f(&mut c)
+            contained(&mut c, f)
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("blocking task failed: {e}")))?
     }
 
-    /// Synchronous access for the command line and start-up code (never on an async worker).
+    /// Synchronous access: the command line, start-up code, and (through `run`) SQLite.
     pub fn run_sync<T>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        // The lock guards no data (`contained` cleans up after a panic), so poisoning is ignored.
+        let _guard = self.sqlite_lock.as_ref().map(|l| l.lock().unwrap_or_else(PoisonError::into_inner));
         let mut c = self.pool.get()?;
-        f(&mut c)
+        contained(&mut c, f)
+    }
+}
+
+/// Runs `f`; a panic becomes an error for this request only, and a transaction it left open
+/// is rolled back before the connection goes back to the pool.
+fn contained<T>(
+    c: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *c))) {
+        Ok(result) => result,
+        Err(_) => {
+            let _ = c.execute_raw("ROLLBACK");
+            Err(StoreError::Unavailable("a database task failed".into()))
+        }
     }
 }
