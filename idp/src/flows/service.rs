@@ -396,6 +396,9 @@ pub async fn submit_credentials(
     let bf = realm.settings.brute_force.clone();
     let client_id = flow.request.client_id.clone();
     let user_id = user.as_ref().map(|u| u.id.clone());
+    // Nothing to clear when there was no record (one statement less per login; a failure
+    // recorded meanwhile by a concurrent wrong attempt stays counted).
+    let had_failures = record.is_some();
     let ip2 = ip.clone();
     let work: TxWork = Box::new(move |c, now| {
         for e in &effects {
@@ -416,7 +419,8 @@ pub async fn submit_credentials(
                         },
                     )?;
                 }
-                Effect::ClearFailures => store::failures::clear(c, &realm_id, &key)?,
+                Effect::ClearFailures if had_failures => store::failures::clear(c, &realm_id, &key)?,
+                Effect::ClearFailures => {}
                 Effect::StartSession | Effect::RecordFactorFailure | Effect::ClearFactorFailures => {}
             }
         }

@@ -86,25 +86,20 @@ pub fn add_client(
     client_pk: &str,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let exists = session_clients::table
-        .find((session_id, client_pk))
-        .select(session_clients::client_id)
-        .first::<String>(c)
-        .optional()?
-        .is_some();
-    if !exists {
-        let r = diesel::insert_into(session_clients::table)
-            .values((
-                session_clients::session_id.eq(session_id),
-                session_clients::client_id.eq(client_pk),
-                session_clients::created_at.eq(now),
-            ))
-            .execute(c);
-        match r.map_err(StoreError::from) {
-            Ok(_) | Err(StoreError::Conflict(_)) => {}
-            Err(e) => return Err(e),
-        }
-    }
+    // One statement (a round trip on PostgreSQL); a second use by the same client changes
+    // nothing, and unlike a failed plain INSERT it does not abort a PostgreSQL transaction.
+    // ON CONFLICT is not part of diesel's common (multi-backend) dialect: per backend.
+    let insert = diesel::insert_into(session_clients::table)
+        .values((
+            session_clients::session_id.eq(session_id),
+            session_clients::client_id.eq(client_pk),
+            session_clients::created_at.eq(now),
+        ))
+        .on_conflict_do_nothing();
+    match c {
+        AnyConnection::Sqlite(s) => insert.execute(s)?,
+        AnyConnection::Postgres(p) => insert.execute(p)?,
+    };
     Ok(())
 }
 

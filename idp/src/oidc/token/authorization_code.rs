@@ -43,7 +43,7 @@ pub async fn exchange(
         .run(move |c| {
             write_tx(c, |c| {
                 let now = store::now();
-                let (code, grant) = match store::grants::use_code(c, &code_hash, now)? {
+                let (code, grant, user) = match store::grants::use_code(c, &code_hash, now)? {
                     CodeUse::Unknown => return Ok(Outcome::Refused("code is invalid")),
                     CodeUse::Replayed(grant) => {
                         store::grants::revoke_grant(c, &grant.id, now)?;
@@ -59,7 +59,7 @@ pub async fn exchange(
                         )?;
                         return Ok(Outcome::Refused("code was already used"));
                     }
-                    CodeUse::Fresh(code, grant) => (code, grant),
+                    CodeUse::Fresh(code, grant, user) => (code, grant, user),
                 };
                 // From here on the code is spent whatever happens: the transaction commits.
                 if grant.client_id != client_pk {
@@ -77,7 +77,7 @@ pub async fn exchange(
                 if grant.revoked_at.is_some() {
                     return Ok(Outcome::Refused("grant was revoked"));
                 }
-                let user = match grant.user_id.as_deref().map(|u| store::users::find(c, u)).transpose()?.flatten() {
+                let user = match user {
                     Some(u) if u.is_active() => u,
                     _ => return Ok(Outcome::Refused("account is not active")),
                 };
