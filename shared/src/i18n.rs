@@ -195,10 +195,14 @@ mod tests {
 
     #[test]
     fn per_template_messages_follow_extends_and_include() {
-        let c = Catalogs::from_toml("a = \"A\"\nb = \"B\"\nc = \"C\"\nd = \"D\"", "a = \"A-en\"").unwrap_or_else(|e| unreachable!("{e}"));
+        let c = Catalogs::from_toml("a = \"A\"\nb = \"B\"\nc = \"C\"\nd = \"D\"", "a = \"A-en\"")
+            .unwrap_or_else(|e| unreachable!("{e}"));
         let templates = [
             ("base.html", r#"<title>{{ t["a"] }}</title>{% block body %}{% endblock %}"#),
-            ("page.html", r#"{% extends "base.html" %}{% block body %}{{ t["b"] }}{% include "part.html" %}{% endblock %}"#),
+            (
+                "page.html",
+                r#"{% extends "base.html" %}{% block body %}{{ t["b"] }}{% include "part.html" %}{% endblock %}"#,
+            ),
             ("part.html", r#"{%- include "part.html" %}{% if t["c"] in x %}{% endif %}"#),
             ("dynamic.html", r#"{% extends "base.html" %}{{ t[page.reason] }}"#),
         ];

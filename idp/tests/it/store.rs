@@ -355,6 +355,34 @@ fn new_realm(c: &mut AnyConnection, name: &str) -> Result<String, StoreError> {
     Ok(store::realms::insert(c, name, "テスト健保組合", &RealmSettings::default())?.id)
 }
 
+/// A member row written column by column (user ID = row id), only the required columns plus the
+/// two nullable ones the round-trip test varies.
+fn insert_member(
+    c: &mut AnyConnection,
+    realm_id: &str,
+    id: &str,
+    email: Option<&str>,
+    password_changed_at: Option<NaiveDateTime>,
+) -> Result<(), StoreError> {
+    let now = store::now();
+    diesel::insert_into(schema::users::table)
+        .values((
+            schema::users::id.eq(id),
+            schema::users::realm_id.eq(realm_id),
+            schema::users::username.eq(id),
+            schema::users::email.eq(email),
+            schema::users::email_verified.eq(false),
+            schema::users::password_changed_at.eq(password_changed_at),
+            schema::users::temporary_password.eq(false),
+            schema::users::status.eq("active"),
+            schema::users::required_actions.eq("[]"),
+            schema::users::created_at.eq(now),
+            schema::users::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
 both_backends!(
     /// Text: Japanese, half-width kana (not normalised by the database), emoji, quotes,
     /// backslashes, LIKE wildcards, control characters, the empty string and a long value.
@@ -579,22 +607,7 @@ both_backends!(
             let rid = new_realm(c, "nullables")?;
             let t = ts(2026, 4, 1, 8, 0, 0, 250_000);
             for (id, email, changed) in [("u-null", None, None), ("u-some", Some("taro@example.jp"), Some(t))] {
-                let now = store::now();
-                diesel::insert_into(schema::users::table)
-                    .values((
-                        schema::users::id.eq(id),
-                        schema::users::realm_id.eq(&rid),
-                        schema::users::username.eq(id),
-                        schema::users::email.eq(email),
-                        schema::users::email_verified.eq(false),
-                        schema::users::password_changed_at.eq(changed),
-                        schema::users::temporary_password.eq(false),
-                        schema::users::status.eq("active"),
-                        schema::users::required_actions.eq("[]"),
-                        schema::users::created_at.eq(now),
-                        schema::users::updated_at.eq(now),
-                    ))
-                    .execute(c)?;
+                insert_member(c, &rid, id, email, changed)?;
                 let (e, p, kana): (Option<String>, Option<NaiveDateTime>, Option<String>) = schema::users::table
                     .find(id)
                     .select((schema::users::email, schema::users::password_changed_at, schema::users::family_kana))
@@ -758,19 +771,7 @@ both_backends!(
             for (id, expires_at) in old.chain(kept) {
                 diesel::insert_into(schema::auth_flows::table).values(flow(id, expires_at)).execute(c)?;
             }
-            diesel::insert_into(schema::users::table)
-                .values((
-                    schema::users::id.eq("sweeper"),
-                    schema::users::realm_id.eq(&rid),
-                    schema::users::username.eq("sweeper"),
-                    schema::users::email_verified.eq(false),
-                    schema::users::temporary_password.eq(false),
-                    schema::users::status.eq("active"),
-                    schema::users::required_actions.eq("[]"),
-                    schema::users::created_at.eq(now),
-                    schema::users::updated_at.eq(now),
-                ))
-                .execute(c)?;
+            insert_member(c, &rid, "sweeper", None, None)?;
             for (id, expires_at) in [("s-old", now - chrono::Duration::minutes(1)), ("s-live", now + chrono::Duration::hours(1))] {
                 diesel::insert_into(schema::sso_sessions::table)
                     .values((
