@@ -598,14 +598,12 @@ fn strip_nulls(value: &mut serde_json::Value) {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    //! A software authenticator (ES256, attestation `none`, hand-written CBOR) drives the real
-    //! ceremony code. Its responses are built by [`register_json`] / [`assertion_json`] in exactly
-    //! the shape `static/js/webauthn.js` posts, so every test also checks that shape.
+    //! The software authenticator of `kenpo-testkit` (ES256, attestation `none`) drives the real
+    //! ceremony code. Its responses are in exactly the shape `static/js/webauthn.js` posts, so
+    //! every test also checks that shape.
 
     use super::*;
-    use aws_lc_rs::digest::{SHA256, digest};
-    use aws_lc_rs::rand::SystemRandom;
-    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+    use kenpo_testkit::{Authenticator, b64, unb64};
     use serde_json::{Value, json};
 
     const PUBLIC_URL: &str = "https://id.kenpo.example/realms/kenpo";
@@ -613,262 +611,30 @@ mod tests {
     const RP_ID: &str = "id.kenpo.example";
     const USER: [u8; 16] = *b"\x01\x23\x45\x67\x89\xab\xcd\xef\x01\x23\x45\x67\x89\xab\xcd\xef";
 
-    const FLAG_UP: u8 = 0x01;
-    const FLAG_UV: u8 = 0x04;
-    const FLAG_BE: u8 = 0x08;
-    const FLAG_BS: u8 = 0x10;
-    const FLAG_AT: u8 = 0x40;
-
     fn policy(uv: UserVerification) -> PasskeyPolicy {
         PasskeyPolicy::from_public_url(PUBLIC_URL, "健保 ID", uv, false).unwrap()
     }
 
-    fn b64(bytes: &[u8]) -> String {
-        URL_SAFE_NO_PAD.encode(bytes)
+    /// A security key for [`ORIGIN`] that makes a discoverable credential only when the options
+    /// require one: under a non-discoverable policy ("preferred") the credential stays plain.
+    fn soft_key() -> Authenticator {
+        let mut key = Authenticator::new(ORIGIN);
+        key.resident_if_preferred = false;
+        key
     }
 
-    fn unb64(value: &Value) -> Vec<u8> {
-        URL_SAFE_NO_PAD.decode(value.as_str().unwrap()).unwrap()
+    /// A synced, discoverable passkey for [`ORIGIN`] (counter always 0).
+    fn synced_key() -> Authenticator {
+        Authenticator::synced(ORIGIN)
     }
 
-    // ---- minimal CBOR (RFC 8949) encoder: just what an attestation object needs ----
-
-    enum Cbor {
-        Int(i64),
-        Bytes(Vec<u8>),
-        Text(&'static str),
-        Map(Vec<(Cbor, Cbor)>),
-    }
-
-    fn cbor_head(out: &mut Vec<u8>, major: u8, n: u64) {
-        let m = major << 5;
-        match n {
-            0..=23 => out.push(m | n as u8),
-            24..=0xff => out.extend([m | 24, n as u8]),
-            0x100..=0xffff => {
-                out.push(m | 25);
-                out.extend((n as u16).to_be_bytes());
-            }
-            _ => {
-                out.push(m | 26);
-                out.extend((n as u32).to_be_bytes());
-            }
-        }
-    }
-
-    fn cbor(value: &Cbor, out: &mut Vec<u8>) {
-        match value {
-            Cbor::Int(i) if *i >= 0 => cbor_head(out, 0, *i as u64),
-            Cbor::Int(i) => cbor_head(out, 1, (-1 - *i) as u64),
-            Cbor::Bytes(b) => {
-                cbor_head(out, 2, b.len() as u64);
-                out.extend(b);
-            }
-            Cbor::Text(t) => {
-                cbor_head(out, 3, t.len() as u64);
-                out.extend(t.as_bytes());
-            }
-            Cbor::Map(entries) => {
-                cbor_head(out, 5, entries.len() as u64);
-                for (k, v) in entries {
-                    cbor(k, out);
-                    cbor(v, out);
-                }
-            }
-        }
-    }
-
-    // ---- the software authenticator ----
-
-    /// One credential on one authenticator. Public fields are the knobs tests turn to misbehave.
-    struct SoftPasskey {
-        key: EcdsaKeyPair,
-        cred_id: Vec<u8>,
-        /// `None`: no counter (always reports 0, like synced passkeys). `Some(n)`: the counter,
-        /// incremented before each signature.
-        counter: Option<u32>,
-        /// Set the UV flag.
-        uv: bool,
-        /// Backup eligible / backed up (a synced passkey).
-        synced: bool,
-        /// Whether the credential is discoverable (the user handle is returned at login).
-        resident: bool,
-        user_handle: Vec<u8>,
-        /// Origin the "browser" writes into clientDataJSON.
-        origin: String,
-        /// RP ID whose hash the authenticator puts into authenticatorData.
-        rp_id: String,
-        /// Flip a bit of the signature.
-        tamper_signature: bool,
-    }
-
-    impl SoftPasskey {
-        fn new() -> Self {
-            let mut cred_id = vec![0u8; 32];
-            aws_lc_rs::rand::fill(&mut cred_id).unwrap();
-            SoftPasskey {
-                key: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap(),
-                cred_id,
-                counter: Some(0),
-                uv: true,
-                synced: false,
-                resident: false,
-                user_handle: Vec::new(),
-                origin: ORIGIN.into(),
-                rp_id: RP_ID.into(),
-                tamper_signature: false,
-            }
-        }
-
-        fn synced() -> Self {
-            SoftPasskey { counter: None, synced: true, resident: true, ..SoftPasskey::new() }
-        }
-
-        fn flags(&self) -> u8 {
-            let mut f = FLAG_UP;
-            if self.uv {
-                f |= FLAG_UV;
-            }
-            if self.synced {
-                f |= FLAG_BE | FLAG_BS;
-            }
-            f
-        }
-
-        fn client_data(&self, type_: &str, challenge: &Value) -> Vec<u8> {
-            json!({
-                "type": type_,
-                "challenge": challenge.as_str().unwrap(),
-                "origin": self.origin,
-                "crossOrigin": false,
-            })
-            .to_string()
-            .into_bytes()
-        }
-
-        fn auth_data(&self, flags: u8, attested: Option<Vec<u8>>) -> Vec<u8> {
-            let mut ad = digest(&SHA256, self.rp_id.as_bytes()).as_ref().to_vec();
-            ad.push(flags);
-            ad.extend(self.counter.unwrap_or(0).to_be_bytes());
-            if let Some(acd) = attested {
-                ad.extend(acd);
-            }
-            ad
-        }
-
-        fn cose_public_key(&self) -> Vec<u8> {
-            let point = self.key.public_key().as_ref();
-            assert_eq!(point.len(), 65, "uncompressed P-256 point");
-            let mut out = Vec::new();
-            cbor(
-                &Cbor::Map(vec![
-                    (Cbor::Int(1), Cbor::Int(2)),  // kty: EC2
-                    (Cbor::Int(3), Cbor::Int(-7)), // alg: ES256
-                    (Cbor::Int(-1), Cbor::Int(1)), // crv: P-256
-                    (Cbor::Int(-2), Cbor::Bytes(point[1..33].to_vec())),
-                    (Cbor::Int(-3), Cbor::Bytes(point[33..].to_vec())),
-                ]),
-                &mut out,
-            );
-            out
-        }
-
-        /// `navigator.credentials.create` as seen through `webauthn.js`. Errs with the DOMException
-        /// name a real authenticator would raise.
-        fn register(&mut self, options: &Value) -> Result<String, &'static str> {
-            let excluded =
-                options["excludeCredentials"].as_array().into_iter().flatten().any(|c| unb64(&c["id"]) == self.cred_id);
-            if excluded {
-                return Err("InvalidStateError");
-            }
-            assert_eq!(options["rp"]["id"], RP_ID);
-            self.user_handle = unb64(&options["user"]["id"]);
-            self.resident = self.resident || options["authenticatorSelection"]["residentKey"] == "required";
-            Ok(self.register_unchecked(options))
-        }
-
-        /// Like [`register`] but ignoring `excludeCredentials`, as a hostile client would.
-        fn register_unchecked(&mut self, options: &Value) -> String {
-            let client_data = self.client_data("webauthn.create", &options["challenge"]);
-            let mut acd = vec![0u8; 16]; // AAGUID: zeros, as with attestation "none"
-            acd.extend((self.cred_id.len() as u16).to_be_bytes());
-            acd.extend(&self.cred_id);
-            acd.extend(self.cose_public_key());
-            let auth_data = self.auth_data(self.flags() | FLAG_AT, Some(acd));
-            let mut att_obj = Vec::new();
-            cbor(
-                &Cbor::Map(vec![
-                    (Cbor::Text("fmt"), Cbor::Text("none")),
-                    (Cbor::Text("attStmt"), Cbor::Map(vec![])),
-                    (Cbor::Text("authData"), Cbor::Bytes(auth_data)),
-                ]),
-                &mut att_obj,
-            );
-            register_json(&self.cred_id, &client_data, &att_obj, self.resident)
-        }
-
-        /// `navigator.credentials.get` as seen through `webauthn.js`.
-        fn assert(&mut self, options: &Value) -> String {
-            if let Some(c) = self.counter.as_mut() {
-                *c += 1;
-            }
-            self.assert_without_counting(options)
-        }
-
-        /// An assertion that reuses the current counter value (a clone that has fallen behind).
-        fn assert_without_counting(&self, options: &Value) -> String {
-            let client_data = self.client_data("webauthn.get", &options["challenge"]);
-            let auth_data = self.auth_data(self.flags(), None);
-            let mut signed = auth_data.clone();
-            signed.extend(digest(&SHA256, &client_data).as_ref());
-            let mut sig = self.key.sign(&SystemRandom::new(), &signed).unwrap().as_ref().to_vec();
-            if self.tamper_signature {
-                sig[8] ^= 0x01; // inside r (DER: 30 len 02 len r…): still well-formed, no longer valid
-            }
-            let user_handle = self.resident.then_some(self.user_handle.as_slice());
-            assertion_json(&self.cred_id, &client_data, &auth_data, &sig, user_handle)
-        }
-    }
-
-    /// The JSON `webauthn.js` (`encodeCredential`) posts after `navigator.credentials.create`.
-    fn register_json(raw_id: &[u8], client_data: &[u8], attestation_object: &[u8], rk: bool) -> String {
-        json!({
-            "id": b64(raw_id),
-            "rawId": b64(raw_id),
-            "type": "public-key",
-            "authenticatorAttachment": "cross-platform",
-            "response": {
-                "clientDataJSON": b64(client_data),
-                "attestationObject": b64(attestation_object),
-                "transports": ["usb", "nfc"],
-            },
-            "clientExtensionResults": { "credProps": { "rk": rk } },
-        })
-        .to_string()
-    }
-
-    /// The JSON `webauthn.js` posts after `navigator.credentials.get`.
-    fn assertion_json(
-        raw_id: &[u8],
-        client_data: &[u8],
-        auth_data: &[u8],
-        signature: &[u8],
-        user_handle: Option<&[u8]>,
-    ) -> String {
-        json!({
-            "id": b64(raw_id),
-            "rawId": b64(raw_id),
-            "type": "public-key",
-            "authenticatorAttachment": "platform",
-            "response": {
-                "clientDataJSON": b64(client_data),
-                "authenticatorData": b64(auth_data),
-                "signature": b64(signature),
-                "userHandle": user_handle.map(b64),
-            },
-            "clientExtensionResults": {},
-        })
-        .to_string()
+    /// `rsp` with its binary member `response.{member}` changed after signing.
+    fn tampered(rsp: &str, member: &str, tamper: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut rsp: Value = serde_json::from_str(rsp).unwrap();
+        let mut bytes = unb64(&rsp["response"][member]);
+        tamper(&mut bytes);
+        rsp["response"][member] = json!(b64(&bytes));
+        rsp.to_string()
     }
 
     fn stored(p: &NewPasskey) -> StoredPasskey {
@@ -876,13 +642,13 @@ mod tests {
     }
 
     /// Registers `auth` for [`USER`] and returns what the caller would store.
-    fn enrol(p: &PasskeyPolicy, auth: &mut SoftPasskey, existing: &[StoredPasskey]) -> StoredPasskey {
+    fn enrol(p: &PasskeyPolicy, auth: &mut Authenticator, existing: &[StoredPasskey]) -> StoredPasskey {
         let (options, state) = start_registration(p, &USER, "taro@example.jp", "山田 太郎", existing).unwrap();
         let response = auth.register(&options).unwrap();
         stored(&finish_registration(p, &state, &response).unwrap())
     }
 
-    fn login(p: &PasskeyPolicy, auth: &mut SoftPasskey, creds: &[StoredPasskey]) -> Result<PasskeyUse, PasskeyError> {
+    fn login(p: &PasskeyPolicy, auth: &mut Authenticator, creds: &[StoredPasskey]) -> Result<PasskeyUse, PasskeyError> {
         let (options, state) = start_authentication(p, creds).unwrap();
         finish_authentication(p, &state, &auth.assert(&options), creds)
     }
@@ -957,7 +723,7 @@ mod tests {
     #[test]
     fn register_then_authenticate() {
         let p = policy(UserVerification::Required);
-        let mut auth = SoftPasskey::new();
+        let mut auth = soft_key();
         let (options, state) = start_registration(&p, &USER, "taro", "Taro", &[]).unwrap();
         let new = finish_registration(&p, &state, &auth.register(&options).unwrap()).unwrap();
         assert_eq!(new.credential_id, b64(&auth.cred_id));
@@ -987,7 +753,7 @@ mod tests {
     #[test]
     fn second_registration_excludes_the_first_credential() {
         let p = policy(UserVerification::Required);
-        let mut first = SoftPasskey::new();
+        let mut first = soft_key();
         let existing = [enrol(&p, &mut first, &[])];
 
         let (options, state) = start_registration(&p, &USER, "taro", "Taro", &existing).unwrap();
@@ -997,7 +763,7 @@ mod tests {
         // …and if a client re-registers it anyway, the server refuses too.
         assert_invalid(finish_registration(&p, &state, &first.register_unchecked(&options)), "already registered");
 
-        let mut second = SoftPasskey::new();
+        let mut second = soft_key();
         let new = finish_registration(&p, &state, &second.register(&options).unwrap()).unwrap();
         assert_eq!(new.credential_id, b64(&second.cred_id));
     }
@@ -1005,7 +771,7 @@ mod tests {
     #[test]
     fn counter_regression_is_refused() {
         let p = policy(UserVerification::Required);
-        let mut auth = SoftPasskey::new();
+        let mut auth = soft_key();
         let mut creds = vec![enrol(&p, &mut auth, &[])];
         for _ in 0..3 {
             let used = login(&p, &mut auth, &creds).unwrap();
@@ -1035,7 +801,7 @@ mod tests {
     #[test]
     fn synced_passkey_with_counter_zero_passes() {
         let p = policy(UserVerification::Required);
-        let mut auth = SoftPasskey::synced();
+        let mut auth = synced_key();
         let (options, state) = start_registration(&p, &USER, "taro", "Taro", &[]).unwrap();
         let new = finish_registration(&p, &state, &auth.register(&options).unwrap()).unwrap();
         assert!(new.backup_eligible);
@@ -1051,7 +817,7 @@ mod tests {
     #[test]
     fn wrong_origin_is_refused() {
         let p = policy(UserVerification::Required);
-        let mut auth = SoftPasskey::new();
+        let mut auth = soft_key();
         let creds = [enrol(&p, &mut auth, &[])];
         for origin in [
             "https://evil.example",
@@ -1062,7 +828,8 @@ mod tests {
             auth.origin = origin.into();
             assert_invalid(login(&p, &mut auth, &creds), "origin");
             let (options, state) = start_registration(&p, &USER, "taro", "Taro", &[]).unwrap();
-            let mut other = SoftPasskey { origin: origin.into(), ..SoftPasskey::new() };
+            let mut other = soft_key();
+            other.origin = origin.into();
             assert_invalid(finish_registration(&p, &state, &other.register(&options).unwrap()), "origin");
         }
     }
@@ -1070,19 +837,20 @@ mod tests {
     #[test]
     fn wrong_rp_id_hash_is_refused() {
         let p = policy(UserVerification::Required);
-        let mut auth = SoftPasskey::new();
+        let mut auth = soft_key();
         let creds = [enrol(&p, &mut auth, &[])];
         auth.rp_id = "kenpo.example".into();
         assert_invalid(login(&p, &mut auth, &creds), "relying party id hash");
         let (options, state) = start_registration(&p, &USER, "taro", "Taro", &[]).unwrap();
-        let mut other = SoftPasskey { rp_id: "evil.example".into(), ..SoftPasskey::new() };
+        let mut other = soft_key();
+        other.rp_id = "evil.example".into();
         assert_invalid(finish_registration(&p, &state, &other.register(&options).unwrap()), "relying party id hash");
     }
 
     #[test]
     fn response_to_another_ceremony_is_refused() {
         let p = policy(UserVerification::Required);
-        let mut auth = SoftPasskey::new();
+        let mut auth = soft_key();
         let creds = [enrol(&p, &mut auth, &[])];
         let (options_a, _state_a) = start_authentication(&p, &creds).unwrap();
         let (_options_b, state_b) = start_authentication(&p, &creds).unwrap();
@@ -1090,12 +858,12 @@ mod tests {
 
         let (options_a, _state_a) = start_registration(&p, &USER, "taro", "Taro", &[]).unwrap();
         let (_options_b, state_b) = start_registration(&p, &USER, "taro", "Taro", &[]).unwrap();
-        let mut other = SoftPasskey::new();
+        let mut other = soft_key();
         assert_invalid(finish_registration(&p, &state_b, &other.register(&options_a).unwrap()), "challenge");
 
         // A registration response is no assertion, and states do not cross ceremony kinds.
         let (options, reg_state) = start_registration(&p, &USER, "taro", "Taro", &[]).unwrap();
-        let registration = SoftPasskey::new().register(&options).unwrap();
+        let registration = soft_key().register(&options).unwrap();
         let (_, auth_state) = start_authentication(&p, &creds).unwrap();
         assert_invalid(finish_authentication(&p, &auth_state, &registration, &creds), "malformed");
         assert!(matches!(finish_registration(&p, &auth_state, &registration), Err(PasskeyError::Internal(_))));
@@ -1113,9 +881,10 @@ mod tests {
         // Required: refused at registration and at authentication.
         let p = policy(UserVerification::Required);
         let (options, state) = start_registration(&p, &USER, "taro", "Taro", &[]).unwrap();
-        let mut no_pin = SoftPasskey { uv: false, ..SoftPasskey::new() };
+        let mut no_pin = soft_key();
+        no_pin.uv = false;
         assert_invalid(finish_registration(&p, &state, &no_pin.register(&options).unwrap()), "verified");
-        let mut auth = SoftPasskey::new();
+        let mut auth = soft_key();
         let creds = [enrol(&p, &mut auth, &[])];
         auth.uv = false;
         assert_invalid(login(&p, &mut auth, &creds), "verified");
@@ -1131,12 +900,12 @@ mod tests {
 
         // Preferred, but the passkey verified the user at registration: UV stays required for it
         // (no downgrade by presenting the key without its PIN).
-        let mut with_pin = SoftPasskey::new();
+        let mut with_pin = soft_key();
         let creds = [enrol(&p, &mut with_pin, &[])];
         with_pin.uv = false;
         assert_invalid(login(&p, &mut with_pin, &creds), "verified");
         // A passkey registered under Required keeps needing UV after the realm relaxes to Preferred.
-        let mut strict = SoftPasskey::new();
+        let mut strict = soft_key();
         let creds = [enrol(&policy(UserVerification::Required), &mut strict, &[])];
         strict.uv = false;
         assert_invalid(login(&p, &mut strict, &creds), "verified");
@@ -1145,27 +914,25 @@ mod tests {
     #[test]
     fn tampered_signature_is_refused() {
         let p = policy(UserVerification::Required);
-        let mut auth = SoftPasskey::new();
+        let mut auth = soft_key();
         let creds = [enrol(&p, &mut auth, &[])];
-        auth.tamper_signature = true;
-        assert_invalid(login(&p, &mut auth, &creds), "Authentication has failed");
-        // Tampered authenticator data (flags changed after signing) fails the same way.
-        auth.tamper_signature = false;
+        // A bit flipped inside r (DER: 30 len 02 len r…): still well-formed, no longer valid.
         let (options, state) = start_authentication(&p, &creds).unwrap();
-        let mut rsp: Value = serde_json::from_str(&auth.assert(&options)).unwrap();
-        let mut ad = unb64(&rsp["response"]["authenticatorData"]);
-        ad[36] = ad[36].wrapping_add(7); // last byte of the counter
-        rsp["response"]["authenticatorData"] = json!(b64(&ad));
-        assert_invalid(finish_authentication(&p, &state, &rsp.to_string(), &creds), "Authentication has failed");
+        let rsp = tampered(&auth.assert(&options), "signature", |sig| sig[8] ^= 0x01);
+        assert_invalid(finish_authentication(&p, &state, &rsp, &creds), "Authentication has failed");
+        // Tampered authenticator data (the counter changed after signing) fails the same way.
+        let (options, state) = start_authentication(&p, &creds).unwrap();
+        let rsp = tampered(&auth.assert(&options), "authenticatorData", |ad| ad[36] = ad[36].wrapping_add(7));
+        assert_invalid(finish_authentication(&p, &state, &rsp, &creds), "Authentication has failed");
     }
 
     #[test]
     fn unknown_credential() {
         let p = policy(UserVerification::Required);
-        let mut mine = SoftPasskey::new();
+        let mut mine = soft_key();
         let creds = [enrol(&p, &mut mine, &[])];
         // A credential of someone else, answering this member's challenge.
-        let mut theirs = SoftPasskey::new();
+        let mut theirs = soft_key();
         let theirs_stored = enrol(&p, &mut theirs, &[]);
         let (options, state) = start_authentication(&p, &creds).unwrap();
         let rsp = theirs.assert(&options);
@@ -1183,7 +950,7 @@ mod tests {
     #[test]
     fn discoverable_flow_returns_the_user_handle() {
         let p = PasskeyPolicy { discoverable: true, ..policy(UserVerification::Preferred) };
-        let mut auth = SoftPasskey::synced();
+        let mut auth = synced_key();
         let creds = [enrol(&p, &mut auth, &[])];
 
         let (options, state) = start_discoverable_authentication(&p).unwrap();
@@ -1199,7 +966,7 @@ mod tests {
 
         // The handle pointed at a member who does not own this credential.
         let (options, state) = start_discoverable_authentication(&p).unwrap();
-        let other = enrol(&p, &mut SoftPasskey::new(), &[]);
+        let other = enrol(&p, &mut soft_key(), &[]);
         let result = finish_authentication(&p, &state, &auth.assert(&options), &[other]);
         assert_eq!(result, Err(PasskeyError::UnknownCredential));
 
@@ -1209,7 +976,7 @@ mod tests {
         assert_invalid(finish_authentication(&p, &state, &auth.assert(&options), &creds), "verified");
 
         // A non-discoverable credential returns no user handle.
-        let mut plain = SoftPasskey::new();
+        let mut plain = soft_key();
         enrol(&policy(UserVerification::Required), &mut plain, &[]);
         assert_invalid(discoverable_user_handle(&plain.assert(&options)), "user handle");
         assert_invalid(discoverable_user_handle("{}"), "malformed");
@@ -1220,7 +987,7 @@ mod tests {
     #[test]
     fn state_round_trips_through_string_and_debug_hides_data() {
         let p = policy(UserVerification::Required);
-        let mut auth = SoftPasskey::new();
+        let mut auth = soft_key();
         let (options, state) = start_registration(&p, &USER, "taro", "Taro", &[]).unwrap();
         let stored_state = String::from_utf8(state.clone().into_bytes()).unwrap();
         let new = finish_registration(&p, &stored_state, &auth.register(&options).unwrap()).unwrap();
