@@ -14,7 +14,7 @@ impl DbUrl {
     pub fn parse(raw: &str) -> Result<Self, StoreError> {
         let raw = raw.trim();
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            return Ok(DbUrl::Postgres(raw.to_string()));
+            return Ok(DbUrl::Postgres(without_loopback_tls(raw)));
         }
         let path = raw
             .strip_prefix("sqlite://")
@@ -47,6 +47,48 @@ impl DbUrl {
     }
 }
 
+/// A PostgreSQL URL that names no `sslmode` and reaches the server over loopback or a Unix
+/// socket gets `sslmode=disable`: libpq's default (`prefer`) would encrypt every round trip to
+/// a server on the same host, which protects nothing and cost 10-17 % of the login and refresh
+/// throughput (W4/W6, PERFORMANCE.md). Any explicit `sslmode` is kept as written; a remote host
+/// keeps libpq's default.
+fn without_loopback_tls(raw: &str) -> String {
+    let Ok(parsed) = ::url::Url::parse(raw) else { return raw.to_string() };
+    if parsed.query_pairs().any(|(k, _)| k == "sslmode") {
+        return raw.to_string();
+    }
+    // A `host` parameter overrides the authority (libpq); a path there is a Unix socket folder.
+    let host_param = parsed.query_pairs().find(|(k, _)| k == "host").map(|(_, v)| v.into_owned());
+    let local = match (&host_param, parsed.host()) {
+        (Some(h), _) => h.starts_with('/') || is_loopback_name(h),
+        (None, None) => true, // no host at all: libpq's default Unix socket
+        (None, Some(::url::Host::Domain(d))) => {
+            let d = ::url::form_urlencoded::parse(format!("h={d}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            d.is_empty() || d.starts_with('/') || is_loopback_name(&d)
+        }
+        (None, Some(::url::Host::Ipv4(ip))) => ip.is_loopback(),
+        (None, Some(::url::Host::Ipv6(ip))) => ip.is_loopback(),
+    };
+    if !local {
+        return raw.to_string();
+    }
+    let sep = if parsed.query().is_some() { '&' } else { '?' };
+    let (base, fragment) = raw.split_once('#').map_or((raw, None), |(b, f)| (b, Some(f)));
+    let mut out = format!("{base}{sep}sslmode=disable");
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+fn is_loopback_name(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 impl std::fmt::Debug for DbUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.redacted())
@@ -66,6 +108,37 @@ mod tests {
         assert!(DbUrl::parse("mysql://h/db").is_err());
         assert!(DbUrl::parse("x.db").is_err());
         assert!(DbUrl::parse("sqlite://").is_err());
+    }
+
+    fn pg(raw: &str) -> String {
+        match DbUrl::parse(raw) {
+            Ok(DbUrl::Postgres(u)) => u,
+            other => panic!("not a PostgreSQL URL: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn loopback_postgres_skips_tls_unless_asked_for() {
+        assert_eq!(pg("postgres://u@127.0.0.1:5432/db"), "postgres://u@127.0.0.1:5432/db?sslmode=disable");
+        assert_eq!(
+            pg("postgres://u@localhost/db?application_name=x"),
+            "postgres://u@localhost/db?application_name=x&sslmode=disable"
+        );
+        assert_eq!(pg("postgresql://u@[::1]/db"), "postgresql://u@[::1]/db?sslmode=disable");
+        assert_eq!(
+            pg("postgres://u@%2Fvar%2Frun%2Fpostgresql/db"),
+            "postgres://u@%2Fvar%2Frun%2Fpostgresql/db?sslmode=disable"
+        );
+        assert_eq!(pg("postgres:///db"), "postgres:///db?sslmode=disable");
+        assert_eq!(
+            pg("postgres://u@db.example/db?host=/run/pg"),
+            "postgres://u@db.example/db?host=/run/pg&sslmode=disable"
+        );
+        // Explicit choices and remote servers are left to libpq.
+        assert_eq!(pg("postgres://u@127.0.0.1/db?sslmode=require"), "postgres://u@127.0.0.1/db?sslmode=require");
+        assert_eq!(pg("postgres://u@db.example:5432/db"), "postgres://u@db.example:5432/db");
+        assert_eq!(pg("postgres://u@10.0.0.5/db"), "postgres://u@10.0.0.5/db");
+        assert_eq!(pg("postgres://u@127.0.0.1/db?host=db.example"), "postgres://u@127.0.0.1/db?host=db.example");
     }
 
     #[test]
