@@ -343,7 +343,7 @@ pub async fn submit_passwordless(
             };
             let creds = fstore::for_user(c, &user.id)?;
             let unused = fstore::unused_recovery_codes(c, &user.id)?;
-            let terms = service::terms_due(c, &rid, &user.id)?;
+            let terms = store::terms::due(c, &rid, &user.id)?;
             Ok(Some((user, creds, unused, terms)))
         })
         .await?;

@@ -323,14 +323,6 @@ pub fn pending_actions(user: &crate::store::users::UserRow, terms_due: bool) -> 
     RequiredAction::ordered(v)
 }
 
-/// Whether the realm has terms the member has not accepted in their current version.
-pub fn terms_due(c: &mut AnyConnection, realm_id: &str, user_id: &str) -> Result<bool, StoreError> {
-    match store::terms::current(c, realm_id)? {
-        Some(t) => Ok(!store::terms::accepted(c, user_id, t.version)?),
-        None => Ok(false),
-    }
-}
-
 /// The member submitted user ID and password.
 pub async fn submit_credentials(
     st: &AppState,
@@ -353,7 +345,7 @@ pub async fn submit_credentials(
             let user = store::users::find_by_username(c, &rid, &k2)?;
             let (terms, creds, unused) = match &user {
                 Some(u) => (
-                    terms_due(c, &rid, &u.id)?,
+                    store::terms::due(c, &rid, &u.id)?,
                     store::factors::for_user(c, &u.id)?,
                     store::factors::unused_recovery_codes(c, &u.id)?,
                 ),

@@ -58,6 +58,7 @@ impl Client {
 }
 
 #[derive(Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = clients)]
 struct ClientRow {
     id: String,

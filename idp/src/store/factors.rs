@@ -14,6 +14,7 @@ pub const KIND_PASSKEY: &str = "webauthn";
 pub const KIND_EMAIL: &str = "email";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = user_credentials)]
 pub struct CredentialRow {
     pub id: String,
@@ -160,6 +161,7 @@ pub fn use_recovery_code(
 // --- e-mail codes ---------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = email_otps)]
 pub struct EmailOtpRow {
     pub flow_id: String,

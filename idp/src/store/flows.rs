@@ -9,6 +9,7 @@ use super::schema::auth_flows;
 use super::{AnyConnection, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = auth_flows)]
 pub struct FlowRow {
     pub id: String,

@@ -8,9 +8,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{auth_codes, grants, refresh_tokens, revoked_tokens};
-use super::{AnyConnection, StoreError};
+use super::{AnyConnection, SpendOnce, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = grants)]
 pub struct GrantRow {
     pub id: String,
@@ -29,6 +30,7 @@ pub struct GrantRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = auth_codes)]
 pub struct CodeRow {
     pub code_hash: String,
@@ -107,8 +109,7 @@ pub fn use_code(c: &mut AnyConnection, code_hash: &str, now: NaiveDateTime) -> R
     let Some((code, grant, user)) = row else {
         return Ok(CodeUse::Unknown);
     };
-    let spent = diesel::update(auth_codes::table.find(code_hash).filter(auth_codes::used_at.is_null()))
-        .set(auth_codes::used_at.eq(now))
+    let spent = SpendOnce { table: "auth_codes", column: "used_at", key_column: "code_hash", key: code_hash, at: now }
         .execute(c)?;
     Ok(if spent == 1 { CodeUse::Fresh(code, grant, user) } else { CodeUse::Replayed(grant) })
 }
@@ -168,9 +169,9 @@ pub fn rotate_refresh(c: &mut AnyConnection, token_hash: &str, now: NaiveDateTim
     if expires_at <= now {
         return Ok(RefreshUse::Expired);
     }
-    let n = diesel::update(refresh_tokens::table.find(token_hash).filter(refresh_tokens::rotated_at.is_null()))
-        .set(refresh_tokens::rotated_at.eq(now))
-        .execute(c)?;
+    let n =
+        SpendOnce { table: "refresh_tokens", column: "rotated_at", key_column: "token_hash", key: token_hash, at: now }
+            .execute(c)?;
     Ok(if n == 1 { RefreshUse::Rotated(grant, user) } else { RefreshUse::Reused(grant) })
 }
 

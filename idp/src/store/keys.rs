@@ -4,6 +4,7 @@ use super::schema::signing_keys;
 use super::{AnyConnection, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = signing_keys)]
 pub struct KeyRow {
     pub kid: String,

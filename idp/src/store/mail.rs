@@ -8,6 +8,7 @@ use super::schema::mail_outbox;
 use super::{AnyConnection, StoreError, new_id};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = mail_outbox)]
 pub struct MailRow {
     pub id: String,

@@ -1,5 +1,10 @@
 //! The IdP's storage: one portable schema, repositories by aggregate (free functions over
 //! `&mut AnyConnection`), migrations embedded per backend.
+//!
+//! Prepared statements: diesel keeps a statement prepared only when its SQL text cannot vary.
+//! Row structs are therefore `Insertable` with `treat_none_as_default_value = false` (a `None`
+//! is bound as NULL instead of writing `DEFAULT` into the SQL; no column has a default), so
+//! that PostgreSQL does not parse and plan every INSERT of a login again.
 
 pub mod audit;
 pub mod backchannel;
@@ -20,7 +25,7 @@ pub mod verifications;
 
 use chrono::NaiveDateTime;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
-pub use kenpo_shared::db::{AnyConnection, DbUrl, Migrations, PoolOptions, Store, StoreError, write_tx};
+pub use kenpo_shared::db::{AnyConnection, DbUrl, Migrations, PoolOptions, SpendOnce, Store, StoreError, write_tx};
 
 const POSTGRES: EmbeddedMigrations = embed_migrations!("../migrations/idp/postgres");
 const SQLITE: EmbeddedMigrations = embed_migrations!("../migrations/idp/sqlite");

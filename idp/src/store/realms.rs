@@ -5,6 +5,7 @@ use super::{AnyConnection, StoreError, from_json, new_id, now};
 use crate::realm::{Realm, RealmSettings};
 
 #[derive(Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = realms)]
 struct RealmRow {
     id: String,

@@ -7,6 +7,7 @@ use super::{AnyConnection, StoreError};
 /// An SSO session. `id` is the SHA-256 of the cookie token; `sid` is the public identifier
 /// that goes into tokens and logout tokens.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = sso_sessions)]
 pub struct SessionRow {
     pub id: String,

@@ -24,6 +24,22 @@ pub fn current(c: &mut AnyConnection, realm_id: &str) -> Result<Option<TermsRow>
         .optional()?)
 }
 
+/// Whether the realm has terms whose current version the member has not accepted: one query
+/// (a login asks this every time; the text itself is not read).
+pub fn due(c: &mut AnyConnection, realm_id: &str, user_id: &str) -> Result<bool, StoreError> {
+    let latest: Option<(i32, Option<i32>)> = terms_versions::table
+        .left_join(
+            terms_acceptances::table
+                .on(terms_acceptances::version.eq(terms_versions::version).and(terms_acceptances::user_id.eq(user_id))),
+        )
+        .filter(terms_versions::realm_id.eq(realm_id))
+        .order(terms_versions::version.desc())
+        .select((terms_versions::version, terms_acceptances::version.nullable()))
+        .first(c)
+        .optional()?;
+    Ok(matches!(latest, Some((_, None))))
+}
+
 /// Publishes the next version; returns its number.
 pub fn publish(c: &mut AnyConnection, realm_id: &str, body: &str, now: NaiveDateTime) -> Result<i32, StoreError> {
     let next = current(c, realm_id)?.map(|t| t.version + 1).unwrap_or(1);

@@ -7,6 +7,7 @@ use super::{AnyConnection, StoreError, from_json, to_json};
 
 /// A member account. Names follow SPEC §2; `username` is stored lowercased.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = users)]
 pub struct UserRow {
     pub id: String,

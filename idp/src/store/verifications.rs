@@ -7,6 +7,7 @@ use super::schema::email_verifications;
 use super::{AnyConnection, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = email_verifications)]
 pub struct VerificationRow {
     pub token_hash: String,

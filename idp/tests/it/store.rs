@@ -808,3 +808,96 @@ both_backends!(
         assert_eq!(sessions, vec!["s-live".to_string()]);
     }
 );
+
+// ---------------------------------------------------------------------------------------------
+// (f) Queries written for one round trip
+// ---------------------------------------------------------------------------------------------
+
+both_backends!(
+    /// `terms::due` (one query per login): nothing due without terms; due after publishing;
+    /// not after accepting; due again for a new version; another member's acceptance and
+    /// another realm's terms do not count.
+    terms_due_follows_the_current_version,
+    |db: &TestDb| {
+        let st = open(db);
+        st.run_sync(|c| {
+            let now = store::now();
+            let rid = new_realm(c, "terms")?;
+            let other_realm = new_realm(c, "terms-other")?;
+            insert_member(c, &rid, "m-1", None, None)?;
+            insert_member(c, &rid, "m-2", None, None)?;
+            assert!(!store::terms::due(c, &rid, "m-1")?, "no terms, nothing due");
+            store::terms::publish(c, &other_realm, "他の組合の規約", now)?;
+            assert!(!store::terms::due(c, &rid, "m-1")?, "another realm's terms");
+            let v1 = store::terms::publish(c, &rid, "規約 第1版", now)?;
+            assert!(store::terms::due(c, &rid, "m-1")?);
+            store::terms::accept(c, "m-1", v1, now)?;
+            assert!(!store::terms::due(c, &rid, "m-1")?, "accepted");
+            assert!(store::terms::due(c, &rid, "m-2")?, "m-1's acceptance is not m-2's");
+            store::terms::publish(c, &rid, "規約 第2版", now)?;
+            assert!(store::terms::due(c, &rid, "m-1")?, "a new version is due again");
+            Ok(())
+        })
+        .expect("terms");
+    }
+);
+
+both_backends!(
+    /// `SpendOnce` (the kept-prepared conditional update behind codes and refresh tokens):
+    /// the first use changes one row and records the time, every later use none, and only the
+    /// row with that key is touched.
+    spend_once_spends_exactly_once,
+    |db: &TestDb| {
+        let st = open(db);
+        st.run_sync(|c| {
+            let now = store::now();
+            let later = now + chrono::Duration::seconds(5);
+            let rid = new_realm(c, "spend")?;
+            diesel::insert_into(schema::clients::table)
+                .values((
+                    schema::clients::id.eq("c-1"),
+                    schema::clients::realm_id.eq(&rid),
+                    schema::clients::client_id.eq("c-1"),
+                    schema::clients::kind.eq("public"),
+                    schema::clients::auth_method.eq("none"),
+                    schema::clients::redirect_uris.eq("[]"),
+                    schema::clients::post_logout_redirect_uris.eq("[]"),
+                    schema::clients::signing_alg.eq("RS256"),
+                    schema::clients::grant_types.eq("[]"),
+                    schema::clients::require_pkce.eq(true),
+                    schema::clients::created_at.eq(now),
+                ))
+                .execute(c)?;
+            let grant = (
+                schema::grants::id.eq("g-1"),
+                schema::grants::realm_id.eq(&rid),
+                schema::grants::client_id.eq("c-1"),
+                schema::grants::scope.eq("openid"),
+                schema::grants::amr.eq("[]"),
+                schema::grants::acr.eq("1"),
+                schema::grants::created_at.eq(now),
+            );
+            diesel::insert_into(schema::grants::table).values(grant).execute(c)?;
+            for hash in ["h-1", "h-2"] {
+                store::grants::insert_refresh(c, hash, "g-1", now, later)?;
+            }
+            let spend = |key, at| store::SpendOnce {
+                table: "refresh_tokens",
+                column: "rotated_at",
+                key_column: "token_hash",
+                key,
+                at,
+            };
+            assert_eq!(spend("h-1", now).execute(c)?, 1, "first use");
+            assert_eq!(spend("h-1", later).execute(c)?, 0, "second use");
+            assert_eq!(spend("nope", now).execute(c)?, 0, "unknown key");
+            let rotated: Vec<(String, Option<NaiveDateTime>)> = schema::refresh_tokens::table
+                .order(schema::refresh_tokens::token_hash)
+                .select((schema::refresh_tokens::token_hash, schema::refresh_tokens::rotated_at))
+                .load(c)?;
+            assert_eq!(rotated, vec![("h-1".to_string(), Some(now)), ("h-2".to_string(), None)]);
+            Ok(())
+        })
+        .expect("spend");
+    }
+);

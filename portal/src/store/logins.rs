@@ -8,6 +8,7 @@ use super::schema::login_attempts;
 use super::{AnyConnection, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = login_attempts)]
 pub struct LoginRow {
     pub id: String,

@@ -8,6 +8,7 @@ use super::schema::portal_sessions;
 use super::{AnyConnection, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = portal_sessions)]
 pub struct SessionRow {
     pub id: String,

@@ -6,12 +6,14 @@ mod checkpoint;
 mod conn;
 mod migrate;
 mod pool;
+mod spend;
 mod tx;
 mod url;
 
 pub use conn::AnyConnection;
 pub use migrate::{Migrations, migrate};
 pub use pool::{PoolOptions, Store};
+pub use spend::SpendOnce;
 pub use tx::write_tx;
 pub use url::DbUrl;
 
