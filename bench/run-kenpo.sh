@@ -11,6 +11,8 @@
 #           CONCURRENCY (16,64) USERS (50) WORKLOADS (all) RESULTS_DIR (~/.cache/kenpo-perf-results)
 #           IDP_BIN / BENCH_BIN (binaries; default: built in release mode)
 #           START (start-dev) the kenpo-idp command that serves; EXTRA (more kenpo-bench options)
+# With W5 or W7 in the run, `kenpo-idp hash-cost` prints t_hash (one argon2id check on the
+# server's CPU) before and after: W5's bar is 90 % of 1/t_hash.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 port="${PORT:-28080}"
@@ -53,8 +55,17 @@ done
 echo "idle RSS: $(awk '/VmRSS/ {print $2" "$3}' "/proc/$pid/status")" >&2
 wl=()
 [[ -z "${WORKLOADS:-}" ]] || wl=(--workloads "$WORKLOADS")
+# W5's bar is a share of 1/t_hash on this machine at this time (shared hosts drift): measure
+# t_hash on the server's CPU, while the IdP is idle, before and after the run.
+hash_cost() {
+  if [[ -z "${WORKLOADS:-}" || ",$WORKLOADS," == *,w5,* || ",$WORKLOADS," == *,w7,* ]]; then
+    echo "t_hash $1 the run (CPU ${SERVER_CPUS:-0}): $(taskset -c "${SERVER_CPUS:-0}" "$idp" hash-cost --seconds 3)"
+  fi
+}
+hash_cost before
 taskset -c "${DRIVER_CPUS:-1}" "$bench" "${common[@]}" --server-pid "$pid" --expect-rotation \
   --cc-client-es256 bench-client-es256 \
   --duration "${DURATION:-10s}" --warmup "${WARMUP:-3s}" --concurrency "${CONCURRENCY:-16,64}" \
   --json "$results/kenpo-bench-kenpo-$stamp.json" "${wl[@]}" "${extra[@]}"
+hash_cost after
 echo "JSON: $results/kenpo-bench-kenpo-$stamp.json; server log: $results/kenpo-idp-$stamp.log" >&2

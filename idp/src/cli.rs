@@ -41,6 +41,17 @@ pub enum Command {
     StartDev(StartArgs),
     /// Production server: refuses insecure settings
     Start(StartArgs),
+    /// What one password check costs on this machine (one thread): the ceiling of password
+    /// logins per core for a realm's password.hash setting. Pin it to an idle core
+    /// (`taskset -c 0 kenpo-idp hash-cost`) when sizing a server or reading W5.
+    HashCost {
+        /// password.hash value: argon2id (the default) or argon2id-min
+        #[arg(long, default_value = "argon2id")]
+        hash: String,
+        /// Seconds to measure for
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -197,6 +208,21 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             let mut c = kenpo_shared::db::AnyConnection::open(&url).map_err(|e| e.to_string())?;
             let n = kenpo_shared::db::migrate(&mut c, &store::MIGRATIONS).map_err(|e| e.to_string())?;
             println!("{n} migration(s) applied to {}", url.redacted());
+            Ok(())
+        }
+        Command::HashCost { hash, seconds } => {
+            use crate::security::hasher;
+            if !matches!(hash.as_str(), "argon2id" | "argon2id-min") {
+                return Err("--hash must be argon2id or argon2id-min".into());
+            }
+            if !(0.0..=600.0).contains(&seconds) {
+                return Err("--seconds must be between 0 and 600".into());
+            }
+            let profile = hasher::HashProfile::parse(&hash);
+            let (n, per) =
+                hasher::measure(profile, std::time::Duration::from_secs_f64(seconds)).map_err(|e| e.to_string())?;
+            let ms = per.as_secs_f64() * 1000.0;
+            println!("{hash}: {ms:.2} ms per check ({n} checks), {:.1} checks/s on one core", 1000.0 / ms);
             Ok(())
         }
         Command::Realm(cmd) => realm(cmd, cfg),

@@ -213,6 +213,27 @@ fn argon2_matches(parsed: &PasswordHash<'_>, password: &[u8]) -> bool {
     hashed.is_ok() && kenpo_shared::crypto::ct_eq(&out, expected.as_bytes())
 }
 
+/// What one password check costs on this machine: checks a fresh hash of `profile` on the
+/// calling thread (with the reused memory of a hashing thread) for about `budget`, after one
+/// warm-up check. Returns the checks done and the mean time per check. Run pinned to an idle
+/// core, this is `t_hash` of PERFORMANCE.md: the ceiling of password logins per core.
+pub fn measure(profile: HashProfile, budget: std::time::Duration) -> Result<(u32, std::time::Duration), HashError> {
+    let password = kenpo_shared::crypto::random_token(16);
+    let stored = hash_now(profile, &password)?;
+    if verify_now(profile, &stored, &password) == Verdict::Mismatch {
+        return Err(HashError::Hash);
+    }
+    let start = std::time::Instant::now();
+    let mut n = 0u32;
+    while n == 0 || start.elapsed() < budget {
+        if verify_now(profile, &stored, &password) == Verdict::Mismatch {
+            return Err(HashError::Hash);
+        }
+        n += 1;
+    }
+    Ok((n, start.elapsed() / n))
+}
+
 pub fn verify_now(profile: HashProfile, stored: &str, password: &str) -> Verdict {
     let Ok(parsed) = PasswordHash::new(stored) else {
         return Verdict::Mismatch;
@@ -289,6 +310,13 @@ mod tests {
         assert_eq!(verify_now(HashProfile::Minimal, &h, "pw"), Verdict::Match { needs_rehash: false });
         assert_eq!(verify_now(HashProfile::Minimal, &h, "pw"), Verdict::Match { needs_rehash: false });
         assert_eq!(verify_now(HashProfile::Minimal, &h, "px"), Verdict::Mismatch);
+    }
+
+    #[test]
+    fn measure_counts_real_checks() {
+        let (n, per) = measure(HashProfile::Minimal, std::time::Duration::from_millis(20)).unwrap_or_default();
+        assert!(n >= 1);
+        assert!(per > std::time::Duration::ZERO);
     }
 
     #[test]
