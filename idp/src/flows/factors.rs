@@ -54,6 +54,18 @@ pub fn offered(mfa: &MfaSettings, user: &UserRow, creds: &[CredentialRow], unuse
     v
 }
 
+/// The member's unused recovery codes, as far as a login needs them. Where the realm does not
+/// offer recovery codes, `offered` and `enrolments_due` answer the same for any count (test
+/// `recovery_code_count_matters_only_where_offered`), so the count is not read: one query less
+/// per login.
+pub fn recovery_codes_for_login(
+    c: &mut AnyConnection,
+    realm_offers_codes: bool,
+    user_id: &str,
+) -> Result<i64, StoreError> {
+    if realm_offers_codes { fstore::unused_recovery_codes(c, user_id) } else { Ok(0) }
+}
+
 /// Every factor the member has enrolled, whatever the realm currently offers.
 pub fn enrolled(creds: &[CredentialRow], unused_recovery_codes: i64) -> Vec<Factor> {
     let mut v: Vec<Factor> = creds
@@ -485,5 +497,85 @@ pub async fn submit_email_code(
         EmailCodeCheck::Accepted => conclude(st, realm, flow, LoginEvent::FactorVerified(Factor::Email), ip).await,
         EmailCodeCheck::Wrong => conclude(st, realm, flow, LoginEvent::FactorRejected, ip).await,
         EmailCodeCheck::Expired => Ok(FactorOutcome::Message("factor.email.expired")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(choice: Option<&str>) -> UserRow {
+        let t = chrono::NaiveDateTime::default();
+        UserRow {
+            id: "u1".into(),
+            realm_id: "r".into(),
+            username: "kenpo001".into(),
+            email: Some("t@example.jp".into()),
+            email_verified: true,
+            family_name: None,
+            given_name: None,
+            family_kana: None,
+            given_kana: None,
+            birthdate: None,
+            insurer_number: None,
+            card_symbol: None,
+            card_number: None,
+            relationship: None,
+            password_hash: None,
+            password_changed_at: None,
+            temporary_password: false,
+            status: "active".into(),
+            required_actions: "[]".into(),
+            created_at: t,
+            updated_at: t,
+            mfa_choice: choice.map(str::to_string),
+        }
+    }
+
+    fn credential(kind: &str) -> CredentialRow {
+        CredentialRow {
+            id: format!("c-{kind}"),
+            realm_id: "r".into(),
+            user_id: "u1".into(),
+            kind: kind.into(),
+            label: String::new(),
+            secret_enc: None,
+            data: "{}".into(),
+            credential_key: None,
+            last_used_step: None,
+            created_at: chrono::NaiveDateTime::default(),
+            last_used_at: None,
+        }
+    }
+
+    /// What `recovery_codes_for_login` relies on: with recovery codes off, the number of codes
+    /// a member has left changes neither the factors offered nor the enrolments asked for, for
+    /// any mix of factors, chosen method and demand; with them on, it does.
+    #[test]
+    fn recovery_code_count_matters_only_where_offered() {
+        let kinds: [&[&str]; 5] = [&[], &[KIND_OTP], &[KIND_PASSKEY], &[KIND_EMAIL], &[KIND_OTP, KIND_PASSKEY]];
+        for recovery_codes in [false, true] {
+            let mut differs = false;
+            for required in [false, true] {
+                let mfa = MfaSettings { recovery_codes, required, ..MfaSettings::default() };
+                for held in kinds {
+                    let creds: Vec<CredentialRow> = held.iter().map(|k| credential(k)).collect();
+                    for choice in [None, Some("otp"), Some("passkey"), Some("email")] {
+                        let user = member(choice);
+                        let answer = |left: i64| {
+                            (
+                                offered(&mfa, &user, &creds, left),
+                                enrolments_due(&mfa, &user, &enrolled(&creds, left), required),
+                            )
+                        };
+                        if answer(0) != answer(3) {
+                            assert!(recovery_codes, "count mattered with codes off: {held:?} {choice:?} {required}");
+                            differs = true;
+                        }
+                    }
+                }
+            }
+            assert_eq!(differs, recovery_codes, "the count matters exactly when the realm offers codes");
+        }
     }
 }

@@ -335,6 +335,7 @@ pub async fn submit_passwordless(
     let Ok(user_uuid) = uuid::Uuid::from_slice(&handle) else { return refused() };
     let uid = user_uuid.to_string();
     let rid = realm.id.clone();
+    let offers_codes = realm.settings.mfa.recovery_codes;
     let loaded = st
         .store
         .run(move |c| {
@@ -342,7 +343,7 @@ pub async fn submit_passwordless(
                 return Ok(None);
             };
             let creds = fstore::for_user(c, &user.id)?;
-            let unused = fstore::unused_recovery_codes(c, &user.id)?;
+            let unused = super::factors::recovery_codes_for_login(c, offers_codes, &user.id)?;
             let terms = store::terms::due(c, &rid, &user.id)?;
             Ok(Some((user, creds, unused, terms)))
         })

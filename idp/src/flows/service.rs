@@ -338,16 +338,16 @@ pub async fn submit_credentials(
     // lowercased, without the format rules, so every wrong ID gets the same answer.
     let key: String = validate::username_lookup_key(username).chars().take(64).collect();
     let (rid, k2) = (realm.id.clone(), key.clone());
+    let offers_codes = realm.settings.mfa.recovery_codes;
     let (record, user, terms, creds, unused_codes) = st
         .store
         .run(move |c| {
-            let rec = store::failures::get(c, &rid, &k2)?;
-            let user = store::users::find_by_username(c, &rid, &k2)?;
+            let (rec, user) = store::failures::get_with_member(c, &rid, &k2)?;
             let (terms, creds, unused) = match &user {
                 Some(u) => (
                     store::terms::due(c, &rid, &u.id)?,
                     store::factors::for_user(c, &u.id)?,
-                    store::factors::unused_recovery_codes(c, &u.id)?,
+                    factors::recovery_codes_for_login(c, offers_codes, &u.id)?,
                 ),
                 None => (false, Vec::new(), 0),
             };

@@ -901,3 +901,42 @@ both_backends!(
         .expect("spend");
     }
 );
+
+both_backends!(
+    /// `failures::get_with_member` (one query per login for a known ID): the member and the
+    /// counter of that ID, each present or not; an unknown ID still gets its counter; another
+    /// realm's member or counter is never returned.
+    failure_record_comes_with_the_member,
+    |db: &TestDb| {
+        let st = open(db);
+        st.run_sync(|c| {
+            let now = store::now();
+            let rid = new_realm(c, "bf")?;
+            let other = new_realm(c, "bf-other")?;
+            insert_member(c, &rid, "kenpo001", None, None)?;
+            insert_member(c, &other, "kenpo002", None, None)?;
+            let record = |failures| kenpo_idp::security::brute_force::FailureRecord {
+                failures,
+                last_failure_at: now,
+                locked_until: None,
+            };
+            let get = |c: &mut AnyConnection, realm: &str, key: &str| {
+                store::failures::get_with_member(c, realm, key)
+                    .map(|(rec, user)| (rec.map(|r| r.failures), user.map(|u| u.username)))
+            };
+            assert_eq!(get(c, &rid, "kenpo001")?, (None, Some("kenpo001".to_string())));
+            store::failures::put(c, &rid, "kenpo001", &record(3))?;
+            assert_eq!(get(c, &rid, "kenpo001")?, (Some(3), Some("kenpo001".to_string())));
+            assert_eq!(get(c, &rid, "nobody")?, (None, None));
+            store::failures::put(c, &rid, "nobody", &record(2))?;
+            assert_eq!(get(c, &rid, "nobody")?, (Some(2), None));
+            // The same ID in another realm: neither its member nor its counter.
+            store::failures::put(c, &other, "kenpo002", &record(7))?;
+            assert_eq!(get(c, &rid, "kenpo002")?, (None, None));
+            assert_eq!(get(c, &other, "kenpo001")?, (None, None));
+            assert_eq!(get(c, &other, "kenpo002")?, (Some(7), Some("kenpo002".to_string())));
+            Ok(())
+        })
+        .expect("failures with member");
+    }
+);
