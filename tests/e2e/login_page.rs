@@ -154,6 +154,7 @@ fn count(idp: &TestIdp, table: &'static str) -> i64 {
                 "sso_sessions" => schema::sso_sessions::table.count().get_result(c)?,
                 "auth_codes" => schema::auth_codes::table.count().get_result(c)?,
                 "users" => schema::users::table.count().get_result(c)?,
+                "auth_flows" => schema::auth_flows::table.count().get_result(c)?,
                 other => unreachable!("{other}"),
             })
         })
@@ -538,9 +539,12 @@ dual_backend_test!(login_page_without_a_flow_says_start_again, |db| async move {
     let r = post_fields(&fresh, &url, &[("csrf", "x"), ("username", &f.username), ("password", &f.password)]).await;
     assert_clear(&r, "POST without a flow cookie");
     assert_no_code(&r, "POST without a flow cookie");
-    for cookie in
-        ["KENPO_FLOW=not-a-flow".to_string(), format!("KENPO_FLOW={}", "A".repeat(500)), "KENPO_FLOW=".to_string()]
-    {
+    for cookie in [
+        "KENPO_FLOW=not-a-flow".to_string(),
+        format!("KENPO_FLOW={}", "A".repeat(500)),
+        "KENPO_FLOW=".to_string(),
+        format!("KENPO_FLOW=s1.{}", "A".repeat(200)), // looks sealed, is not
+    ] {
         let r = fresh.http.get(&url).header("cookie", &cookie).send().await.expect("GET");
         let page = page_of(&url, r).await;
         assert_clear(&page, &format!("GET with cookie {}", &cookie[..cookie.len().min(30)]));
@@ -556,6 +560,10 @@ dual_backend_test!(expired_flow_shows_the_expired_page_and_restart_leads_to_a_fr
     let f = idp.seed();
     let browser = Browser::new();
     let (page, req) = open_login(&browser, &idp, &f).await;
+    // A new flow lives in its sealed cookie; a first step (here a wrong password) stores it,
+    // so that the test can age the row.
+    let page = browser.submit_login(&page, &f.username, "Wrong-Password-1", &[]).await;
+    assert_eq!(count(&idp, "auth_flows"), 1, "the flow is stored after its first step");
     idp.state
         .store
         .run_sync(|c| c.execute_raw("UPDATE auth_flows SET expires_at = '2000-01-01 00:00:00'"))
@@ -590,6 +598,19 @@ dual_backend_test!(expired_flow_shows_the_expired_page_and_restart_leads_to_a_fr
 // ---------------------------------------------------------------------------------------------
 // Double submit
 // ---------------------------------------------------------------------------------------------
+
+dual_backend_test!(a_login_page_only_viewed_stores_nothing_and_a_login_stores_one_finished_flow, |db| async move {
+    let idp = TestIdp::start(&db);
+    let f = idp.seed();
+    let browser = Browser::new();
+    let (page, req) = open_login(&browser, &idp, &f).await;
+    let again = browser.get(&login_url(&idp, &f)).await;
+    assert!(again.form().is_some(), "the login page again: {}", again.body);
+    assert_eq!(count(&idp, "auth_flows"), 0, "viewing the login page stores nothing");
+    let done = browser.submit_login(&page, &f.username, &f.password, &[]).await;
+    assert_code(&done, &f, &req.state, "login");
+    assert_eq!(count(&idp, "auth_flows"), 1, "the finished flow is recorded once");
+});
 
 dual_backend_test!(double_submit_of_a_successful_form_yields_one_code, |db| async move {
     let idp = TestIdp::start(&db);

@@ -505,31 +505,7 @@ mod tests {
     use super::*;
 
     fn member(choice: Option<&str>) -> UserRow {
-        let t = chrono::NaiveDateTime::default();
-        UserRow {
-            id: "u1".into(),
-            realm_id: "r".into(),
-            username: "kenpo001".into(),
-            email: Some("t@example.jp".into()),
-            email_verified: true,
-            family_name: None,
-            given_name: None,
-            family_kana: None,
-            given_kana: None,
-            birthdate: None,
-            insurer_number: None,
-            card_symbol: None,
-            card_number: None,
-            relationship: None,
-            password_hash: None,
-            password_changed_at: None,
-            temporary_password: false,
-            status: "active".into(),
-            required_actions: "[]".into(),
-            created_at: t,
-            updated_at: t,
-            mfa_choice: choice.map(str::to_string),
-        }
+        UserRow { mfa_choice: choice.map(str::to_string), ..UserRow::example() }
     }
 
     fn credential(kind: &str) -> CredentialRow {

@@ -6,5 +6,6 @@ pub mod enrol;
 pub mod factors;
 pub mod login;
 pub mod passkeys;
+pub mod pending;
 pub mod service;
 pub mod session;

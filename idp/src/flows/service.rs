@@ -5,6 +5,7 @@ use chrono::Duration;
 
 use super::factors;
 use super::login::{self, Effect, LoginEvent, LoginState, RequiredAction};
+use super::pending;
 use super::session;
 use crate::error::Result;
 use crate::oidc::authorize::{AuthRequest, ResponseMode};
@@ -134,6 +135,10 @@ pub async fn authorize(
         updated_at: now,
         expires_at: now + Duration::minutes(realm.settings.login.flow_minutes),
     };
+    // Kept in the cookie until the first step (`pending.rs`); stored now only when too large.
+    if let Some(sealed) = pending::seal(&st.sealer, &token, &row) {
+        return Ok(AuthorizeOutcome::Login { flow_token: sealed });
+    }
     st.store.run(move |c| store::flows::insert(c, &row)).await?;
     Ok(AuthorizeOutcome::Login { flow_token: token })
 }
@@ -149,21 +154,71 @@ pub struct Flow {
     /// The SSO session this browser already has (hash of its cookie), if any: a login that
     /// completes in the same browser re-authenticates it instead of starting a second one.
     pub browser_session: Option<String>,
+    /// Set while the flow lives only in its sealed cookie (`pending.rs`): the token of the row
+    /// its first step stores.
+    pub pending: Option<PendingRow>,
+    /// A new value for the flow cookie, to send with this response: the stored flow's token,
+    /// after a sealed flow took its first step.
+    pub new_cookie: Option<String>,
+}
+
+/// What a sealed flow's first step stores.
+#[derive(Debug, Clone)]
+pub struct PendingRow {
+    pub token: String,
+    pub row: FlowRow,
 }
 
 pub async fn load_flow(st: &AppState, realm: &Realm, flow_token: Option<&str>) -> Result<Option<Flow>> {
     let Some(token) = flow_token else { return Ok(None) };
+    if pending::is_sealed(token) {
+        let Some(p) = pending::open(&st.sealer, &realm.id, token) else { return Ok(None) };
+        let flow = flow_of(&p.row)?;
+        return Ok(Some(Flow { pending: Some(PendingRow { token: p.token, row: p.row }), ..flow }));
+    }
     let id = kenpo_shared::crypto::token_hash(token);
     let row = st.store.run(move |c| store::flows::find(c, &id)).await?;
     let Some(row) = row.filter(|r| r.realm_id == realm.id) else { return Ok(None) };
-    Ok(Some(Flow {
+    Ok(Some(flow_of(&row)?))
+}
+
+fn flow_of(row: &FlowRow) -> Result<Flow> {
+    Ok(Flow {
         expired: row.expires_at <= store::now(),
         request: store::from_json("flow request", &row.client_request)?,
         state: store::from_json("flow state", &row.state)?,
-        id: row.id,
+        id: row.id.clone(),
         version: row.version,
         browser_session: None,
-    }))
+        pending: None,
+        new_cookie: None,
+    })
+}
+
+/// Ends `flow` inside the step's transaction: a stored flow is deleted at the version that was
+/// read; a sealed one is stored as finished (its key taken: a second submit conflicts).
+/// Either way a second submit of the same page becomes `Stale`.
+fn finish_flow(
+    c: &mut AnyConnection,
+    flow: &Flow,
+    last: &LoginState,
+    now: chrono::NaiveDateTime,
+) -> Result<(), StoreError> {
+    match &flow.pending {
+        Some(p) => insert_pending(c, p, last, now),
+        None => store::flows::finish(c, &flow.id, flow.version),
+    }
+}
+
+/// Stores a sealed flow with the state its first step reached (version 1).
+fn insert_pending(
+    c: &mut AnyConnection,
+    p: &PendingRow,
+    state: &LoginState,
+    now: chrono::NaiveDateTime,
+) -> Result<(), StoreError> {
+    let row = FlowRow { state: store::to_json(state), version: 1, updated_at: now, ..p.row.clone() };
+    store::flows::insert(c, &row).map_err(|e| if e.is_conflict() { StoreError::Stale } else { e })
 }
 
 pub enum SubmitOutcome {
@@ -217,7 +272,7 @@ pub async fn advance(
                 let now = store::now();
                 work(c, now)?;
                 if let LoginState::Denied { user_id } = &next2 {
-                    store::flows::finish(c, &flow2.id, flow2.version)?;
+                    finish_flow(c, &flow2, &next2, now)?;
                     store::audit::record(
                         c,
                         store::audit::Event {
@@ -232,10 +287,13 @@ pub async fn advance(
                     return Ok(Some(Finished::Denied));
                 }
                 let LoginState::Complete { user_id, amr, remember_me } = &next2 else {
-                    store::flows::save(c, &flow2.id, flow2.version, &store::to_json(&next2), now)?;
+                    match &flow2.pending {
+                        Some(p) => insert_pending(c, p, &next2, now)?,
+                        None => store::flows::save(c, &flow2.id, flow2.version, &store::to_json(&next2), now)?,
+                    }
                     return Ok(None);
                 };
-                store::flows::finish(c, &flow2.id, flow2.version)?;
+                finish_flow(c, &flow2, &next2, now)?;
                 let existing = match &flow2.browser_session {
                     Some(h) => store::sessions::find_live(c, h, &realm2.id, now)?,
                     None => None,
@@ -301,7 +359,11 @@ pub async fn advance(
             session: cookie
                 .map(|(token, remember)| NewSession { token, max_age: session::cookie_max_age(realm, remember) }),
         }),
-        Ok(None) => Ok(SubmitOutcome::Page(Flow { state: next, version: flow.version + 1, ..flow })),
+        Ok(None) => {
+            // A sealed flow is stored now: the browser gets the stored flow's token.
+            let new_cookie = flow.pending.as_ref().map(|p| p.token.clone());
+            Ok(SubmitOutcome::Page(Flow { state: next, version: flow.version + 1, pending: None, new_cookie, ..flow }))
+        }
     }
 }
 

@@ -35,6 +35,39 @@ pub struct UserRow {
     pub mfa_choice: Option<String>,
 }
 
+#[cfg(test)]
+impl UserRow {
+    /// A complete active member for unit tests (claims, factors): change what a test varies
+    /// with struct update syntax.
+    pub(crate) fn example() -> UserRow {
+        let t = chrono::NaiveDateTime::default();
+        UserRow {
+            id: "u1".into(),
+            realm_id: "r".into(),
+            username: "kenpo001".into(),
+            email: Some("t@example.jp".into()),
+            email_verified: true,
+            family_name: Some("健保".into()),
+            given_name: Some("太郎".into()),
+            family_kana: Some("ケンポ".into()),
+            given_kana: Some("タロウ".into()),
+            birthdate: Some("1979-08-22".into()),
+            insurer_number: Some("06123456".into()),
+            card_symbol: Some("12-3".into()),
+            card_number: Some("456".into()),
+            relationship: None,
+            password_hash: None,
+            password_changed_at: None,
+            temporary_password: false,
+            status: "active".into(),
+            required_actions: "[]".into(),
+            created_at: t,
+            updated_at: t,
+            mfa_choice: None,
+        }
+    }
+}
+
 impl UserRow {
     pub fn is_active(&self) -> bool {
         self.status == "active"

@@ -56,8 +56,10 @@ pub fn form_map(body: &web::Bytes) -> Result<HashMap<String, String>, &'static s
     Ok(out)
 }
 
+/// A cookie's value; empty or longer than a browser keeps (4 KiB) counts as absent. A sealed
+/// login flow (`flows/pending.rs`) is up to 3,500 bytes; the other cookies are short tokens.
 pub fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
-    req.cookie(name).map(|c| c.value().to_string()).filter(|v| !v.is_empty() && v.len() <= 128)
+    req.cookie(name).map(|c| c.value().to_string()).filter(|v| !v.is_empty() && v.len() <= 4096)
 }
 
 /// A cookie scoped to the realm's path, HttpOnly, SameSite=Lax, Secure outside plain-http dev.

@@ -258,7 +258,8 @@ pub async fn login_post(st: web::Data<AppState>, req: HttpRequest, path: web::Pa
             crate::flows::passkeys::submit_passwordless(&st, &realm, flow, credential, client_ip(&req)).await?;
         return Ok(match outcome {
             SubmitOutcome::Page(flow) if flow.state.page() == Page::Credentials => {
-                render_login(&st, &req, &realm, &flow, "", StatusCode::OK).await?
+                let page = render_login(&st, &req, &realm, &flow, "", StatusCode::OK).await?;
+                with_new_flow_cookie(&st, &realm, page, &flow)
             }
             other => finish_step(&st, &realm, locale, other),
         });
@@ -275,10 +276,19 @@ pub async fn login_post(st: web::Data<AppState>, req: HttpRequest, path: web::Pa
             .await?;
     Ok(match outcome {
         SubmitOutcome::Page(flow) if flow.state.page() == Page::Credentials => {
-            render_login(&st, &req, &realm, &flow, username, StatusCode::OK).await?
+            let page = render_login(&st, &req, &realm, &flow, username, StatusCode::OK).await?;
+            with_new_flow_cookie(&st, &realm, page, &flow)
         }
         other => finish_step(&st, &realm, locale, other),
     })
+}
+
+/// Adds the flow cookie a step replaced (a sealed flow that is stored now) to the response.
+fn with_new_flow_cookie(st: &AppState, realm: &Realm, mut response: HttpResponse, flow: &Flow) -> HttpResponse {
+    if let Some(token) = &flow.new_cookie {
+        let _ = response.add_cookie(&realm_cookie(st, realm, FLOW_COOKIE, token.clone(), None));
+    }
+    response
 }
 
 /// Where the browser goes after a flow step was persisted: the flow's current page, or the
@@ -290,11 +300,14 @@ pub(super) fn finish_step(
     outcome: SubmitOutcome,
 ) -> HttpResponse {
     match outcome {
-        SubmitOutcome::Page(flow) => match flow.state.page() {
-            Page::Action(_) => see_other(&super::actions::action_path(realm)),
-            Page::SecondFactor(_) => see_other(&super::factors::factor_path(realm)),
-            _ => see_other(&login_path(realm)),
-        },
+        SubmitOutcome::Page(flow) => {
+            let next = match flow.state.page() {
+                Page::Action(_) => see_other(&super::actions::action_path(realm)),
+                Page::SecondFactor(_) => see_other(&super::factors::factor_path(realm)),
+                _ => see_other(&login_path(realm)),
+            };
+            with_new_flow_cookie(st, realm, next, &flow)
+        }
         SubmitOutcome::Stale => see_other(&login_path(realm)),
         SubmitOutcome::Denied { response } => {
             let mut r = respond(st, realm, locale, &response);

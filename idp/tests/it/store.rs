@@ -383,6 +383,26 @@ fn insert_member(
     Ok(())
 }
 
+/// A public client row written column by column (client ID = row id).
+fn insert_public_client(c: &mut AnyConnection, realm_id: &str, id: &str, require_pkce: bool) -> Result<(), StoreError> {
+    diesel::insert_into(schema::clients::table)
+        .values((
+            schema::clients::id.eq(id),
+            schema::clients::realm_id.eq(realm_id),
+            schema::clients::client_id.eq(id),
+            schema::clients::kind.eq("public"),
+            schema::clients::auth_method.eq("none"),
+            schema::clients::redirect_uris.eq("[]"),
+            schema::clients::post_logout_redirect_uris.eq("[]"),
+            schema::clients::signing_alg.eq("RS256"),
+            schema::clients::grant_types.eq("[]"),
+            schema::clients::require_pkce.eq(require_pkce),
+            schema::clients::created_at.eq(store::now()),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
 both_backends!(
     /// Text: Japanese, half-width kana (not normalised by the database), emoji, quotes,
     /// backslashes, LIKE wildcards, control characters, the empty string and a long value.
@@ -497,21 +517,7 @@ both_backends!(
         st.run_sync(|c| {
             let rid = new_realm(c, "bools")?;
             for (id, b) in [("c-true", true), ("c-false", false)] {
-                diesel::insert_into(schema::clients::table)
-                    .values((
-                        schema::clients::id.eq(id),
-                        schema::clients::realm_id.eq(&rid),
-                        schema::clients::client_id.eq(id),
-                        schema::clients::kind.eq("public"),
-                        schema::clients::auth_method.eq("none"),
-                        schema::clients::redirect_uris.eq("[]"),
-                        schema::clients::post_logout_redirect_uris.eq("[]"),
-                        schema::clients::signing_alg.eq("RS256"),
-                        schema::clients::grant_types.eq("[]"),
-                        schema::clients::require_pkce.eq(b),
-                        schema::clients::created_at.eq(store::now()),
-                    ))
-                    .execute(c)?;
+                insert_public_client(c, &rid, id, b)?;
                 let back: bool = schema::clients::table.find(id).select(schema::clients::require_pkce).first(c)?;
                 assert_eq!(back, b);
             }
@@ -853,21 +859,7 @@ both_backends!(
             let now = store::now();
             let later = now + chrono::Duration::seconds(5);
             let rid = new_realm(c, "spend")?;
-            diesel::insert_into(schema::clients::table)
-                .values((
-                    schema::clients::id.eq("c-1"),
-                    schema::clients::realm_id.eq(&rid),
-                    schema::clients::client_id.eq("c-1"),
-                    schema::clients::kind.eq("public"),
-                    schema::clients::auth_method.eq("none"),
-                    schema::clients::redirect_uris.eq("[]"),
-                    schema::clients::post_logout_redirect_uris.eq("[]"),
-                    schema::clients::signing_alg.eq("RS256"),
-                    schema::clients::grant_types.eq("[]"),
-                    schema::clients::require_pkce.eq(true),
-                    schema::clients::created_at.eq(now),
-                ))
-                .execute(c)?;
+            insert_public_client(c, &rid, "c-1", true)?;
             let grant = (
                 schema::grants::id.eq("g-1"),
                 schema::grants::realm_id.eq(&rid),
