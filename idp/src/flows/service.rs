@@ -178,7 +178,10 @@ pub async fn load_flow(st: &AppState, realm: &Realm, flow_token: Option<&str>) -
     }
     let id = kenpo_shared::crypto::token_hash(token);
     let row = st.store.run(move |c| store::flows::find(c, &id)).await?;
-    let Some(row) = row.filter(|r| r.realm_id == realm.id) else { return Ok(None) };
+    // A record without a request is a sealed flow that finished (`finish_flow`).
+    let Some(row) = row.filter(|r| r.realm_id == realm.id && !r.client_request.is_empty()) else {
+        return Ok(None);
+    };
     Ok(Some(flow_of(&row)?))
 }
 
@@ -196,7 +199,7 @@ fn flow_of(row: &FlowRow) -> Result<Flow> {
 }
 
 /// Ends `flow` inside the step's transaction: a stored flow is deleted at the version that was
-/// read; a sealed one is stored as finished (its key taken: a second submit conflicts).
+/// read; a sealed one is recorded as finished (its key taken: a second submit conflicts).
 /// Either way a second submit of the same page becomes `Stale`.
 fn finish_flow(
     c: &mut AnyConnection,
@@ -205,7 +208,12 @@ fn finish_flow(
     now: chrono::NaiveDateTime,
 ) -> Result<(), StoreError> {
     match &flow.pending {
-        Some(p) => insert_pending(c, p, last, now),
+        // Only the key matters until the sweep removes it: no request (`load_flow` reads such a
+        // record as no flow), which keeps a login's database bytes near what they were.
+        Some(p) => {
+            let row = FlowRow { client_request: String::new(), ..p.row.clone() };
+            insert_pending(c, &PendingRow { token: p.token.clone(), row }, last, now)
+        }
         None => store::flows::finish(c, &flow.id, flow.version),
     }
 }
