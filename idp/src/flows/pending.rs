@@ -91,6 +91,7 @@ pub fn open(sealer: &SecretBox, realm_id: &str, cookie: &str) -> Option<Pending>
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -113,7 +113,7 @@ mod tests {
     fn pg(raw: &str) -> String {
         match DbUrl::parse(raw) {
             Ok(DbUrl::Postgres(u)) => u,
-            other => panic!("not a PostgreSQL URL: {other:?}"),
+            other => format!("not a PostgreSQL URL: {other:?}"),
         }
     }
 
