@@ -41,6 +41,7 @@ struct Sealed {
 }
 
 /// A flow opened from its cookie: the row it will be stored as, and its token.
+#[derive(Debug, Clone)]
 pub struct Pending {
     pub token: String,
     pub row: FlowRow,

@@ -154,19 +154,12 @@ pub struct Flow {
     /// The SSO session this browser already has (hash of its cookie), if any: a login that
     /// completes in the same browser re-authenticates it instead of starting a second one.
     pub browser_session: Option<String>,
-    /// Set while the flow lives only in its sealed cookie (`pending.rs`): the token of the row
-    /// its first step stores.
-    pub pending: Option<PendingRow>,
+    /// Set while the flow lives only in its sealed cookie (`pending.rs`): the row its first
+    /// step stores, and that row's token.
+    pub pending: Option<pending::Pending>,
     /// A new value for the flow cookie, to send with this response: the stored flow's token,
     /// after a sealed flow took its first step.
     pub new_cookie: Option<String>,
-}
-
-/// What a sealed flow's first step stores.
-#[derive(Debug, Clone)]
-pub struct PendingRow {
-    pub token: String,
-    pub row: FlowRow,
 }
 
 pub async fn load_flow(st: &AppState, realm: &Realm, flow_token: Option<&str>) -> Result<Option<Flow>> {
@@ -174,7 +167,7 @@ pub async fn load_flow(st: &AppState, realm: &Realm, flow_token: Option<&str>) -
     if pending::is_sealed(token) {
         let Some(p) = pending::open(&st.sealer, &realm.id, token) else { return Ok(None) };
         let flow = flow_of(&p.row)?;
-        return Ok(Some(Flow { pending: Some(PendingRow { token: p.token, row: p.row }), ..flow }));
+        return Ok(Some(Flow { pending: Some(p), ..flow }));
     }
     let id = kenpo_shared::crypto::token_hash(token);
     let row = st.store.run(move |c| store::flows::find(c, &id)).await?;
@@ -210,22 +203,20 @@ fn finish_flow(
     match &flow.pending {
         // Only the key matters until the sweep removes it: no request (`load_flow` reads such a
         // record as no flow), which keeps a login's database bytes near what they were.
-        Some(p) => {
-            let row = FlowRow { client_request: String::new(), ..p.row.clone() };
-            insert_pending(c, &PendingRow { token: p.token.clone(), row }, last, now)
-        }
+        Some(p) => insert_pending(c, &FlowRow { client_request: String::new(), ..p.row.clone() }, last, now),
         None => store::flows::finish(c, &flow.id, flow.version),
     }
 }
 
-/// Stores a sealed flow with the state its first step reached (version 1).
+/// Stores a sealed flow (`row`, as opened from its cookie) with the state its first step
+/// reached, at version 1; a row already under that key makes this step `Stale`.
 fn insert_pending(
     c: &mut AnyConnection,
-    p: &PendingRow,
+    row: &FlowRow,
     state: &LoginState,
     now: chrono::NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let row = FlowRow { state: store::to_json(state), version: 1, updated_at: now, ..p.row.clone() };
+    let row = FlowRow { state: store::to_json(state), version: 1, updated_at: now, ..row.clone() };
     store::flows::insert(c, &row).map_err(|e| if e.is_conflict() { StoreError::Stale } else { e })
 }
 
@@ -296,7 +287,7 @@ pub async fn advance(
                 }
                 let LoginState::Complete { user_id, amr, remember_me } = &next2 else {
                     match &flow2.pending {
-                        Some(p) => insert_pending(c, p, &next2, now)?,
+                        Some(p) => insert_pending(c, &p.row, &next2, now)?,
                         None => store::flows::save(c, &flow2.id, flow2.version, &store::to_json(&next2), now)?,
                     }
                     return Ok(None);
