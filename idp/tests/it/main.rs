@@ -2,6 +2,7 @@
 //!
 //! - `store`: drift guards between `idp/src/store/schema.rs` and the migrations of both
 //!   backends, type round trips, concurrent writers, idempotent migrations (STYLE §6).
+//! - `pg_connections`: a store's PostgreSQL connections survive a server that drops them.
 //! - `cli`: the real `kenpo-idp` binary as union IT scripts it (SPEC §2, §12).
 //!
 //! Every store test runs on SQLite (a temp file) and PostgreSQL (a fresh database, dropped
@@ -13,4 +14,5 @@
 mod support;
 
 mod cli;
+mod pg_connections;
 mod store;

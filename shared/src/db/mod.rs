@@ -5,6 +5,7 @@
 mod checkpoint;
 mod conn;
 mod migrate;
+mod pg_workers;
 mod pool;
 mod spend;
 mod tx;

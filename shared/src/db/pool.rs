@@ -1,8 +1,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-
+use super::pg_workers::PgWorkers;
 use super::{AnyConnection, DbUrl, Migrations, StoreError, checkpoint, migrate};
 
 struct Manager {
@@ -52,9 +51,10 @@ impl std::fmt::Debug for Manager {
 
 /// A pooled database handle.
 ///
-/// PostgreSQL work runs on the blocking pool, bounded by a semaphore equal to the pool size so
-/// that a burst queues on the async side instead of piling up threads: a round trip to the
-/// server is time in which the worker serves other requests.
+/// PostgreSQL work runs on a few threads that each own a connection (see `pg_workers`): a burst
+/// queues instead of piling up threads, and a round trip to the server is time in which the
+/// async worker serves other requests. `run_sync` (the command line, start-up, tests) uses a
+/// lazily filled r2d2 pool of its own.
 ///
 /// SQLite work runs inline, on the calling thread, one closure at a time per store. A SQLite
 /// statement takes microseconds, less than handing it to another thread and back (a W6
@@ -66,7 +66,8 @@ impl std::fmt::Debug for Manager {
 #[derive(Clone)]
 pub struct Store {
     pool: r2d2::Pool<Manager>,
-    permits: Arc<Semaphore>,
+    /// PostgreSQL only: the threads that run `run`'s closures.
+    pg: Option<Arc<PgWorkers>>,
     url: DbUrl,
     /// SQLite only: held while a closure uses a connection.
     sqlite_lock: Option<Arc<Mutex<()>>>,
@@ -93,26 +94,22 @@ impl Store {
             .test_on_check_out(false)
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build(Manager { url: url.clone() })?;
-        let (sqlite_lock, checkpointer) = match url {
+        let (sqlite_lock, checkpointer, pg) = match url {
             DbUrl::Sqlite(path) => {
-                (Some(Arc::new(Mutex::new(()))), Some(Arc::new(checkpoint::Checkpointer::start(path.clone()))))
+                (Some(Arc::new(Mutex::new(()))), Some(Arc::new(checkpoint::Checkpointer::start(path.clone()))), None)
             }
-            DbUrl::Postgres(_) => (None, None),
+            DbUrl::Postgres(_) => {
+                (None, None, Some(Arc::new(PgWorkers::start(url.clone(), opts.max_connections, opts.acquire_timeout)?)))
+            }
         };
-        Ok(Store {
-            pool,
-            permits: Arc::new(Semaphore::new(opts.max_connections as usize)),
-            url: url.clone(),
-            sqlite_lock,
-            _checkpointer: checkpointer,
-        })
+        Ok(Store { pool, pg, url: url.clone(), sqlite_lock, _checkpointer: checkpointer })
     }
 
     pub fn url(&self) -> &DbUrl {
         &self.url
     }
 
-    /// Runs `f` with a pooled connection: inline on SQLite, on the blocking pool on PostgreSQL.
+    /// Runs `f` with a connection: inline on SQLite, on a connection's thread on PostgreSQL.
     /// Closures are short (a few statements or one transaction); long work is split into
     /// several calls (see the sweep) so that it never holds a SQLite store for long.
     pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -120,18 +117,10 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
     {
-        if self.sqlite_lock.is_some() {
-            return self.run_sync(f);
+        match &self.pg {
+            Some(pg) => pg.run(f).await,
+            None => self.run_sync(f),
         }
-        let _permit =
-            self.permits.clone().acquire_owned().await.map_err(|_| StoreError::Unavailable("store closed".into()))?;
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut c = pool.get()?;
-            contained(&mut c, f)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("blocking task failed: {e}")))?
     }
 
     /// Synchronous access: the command line, start-up code, and (through `run`) SQLite.
@@ -145,7 +134,7 @@ impl Store {
 
 /// Runs `f`; a panic becomes an error for this request only, and a transaction it left open
 /// is rolled back before the connection goes back to the pool.
-fn contained<T>(
+pub(super) fn contained<T>(
     c: &mut AnyConnection,
     f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
