@@ -506,7 +506,7 @@ pub fn issue_code(
 ) -> Result<String, StoreError> {
     let code = kenpo_shared::crypto::random_token(32);
     let grant = GrantRow {
-        id: store::new_id(),
+        id: store::new_ordered_id(),
         realm_id: realm.id.clone(),
         client_id: req.client_pk.clone(),
         user_id: Some(session.user_id.clone()),

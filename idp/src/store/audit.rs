@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::audit_events;
-use super::{AnyConnection, StoreError, new_id, now};
+use super::{AnyConnection, StoreError, new_ordered_id, now};
 
 #[derive(Debug, Default)]
 pub struct Event<'a> {
@@ -19,7 +19,7 @@ pub struct Event<'a> {
 pub fn record(c: &mut AnyConnection, e: Event<'_>) -> Result<(), StoreError> {
     diesel::insert_into(audit_events::table)
         .values((
-            audit_events::id.eq(new_id()),
+            audit_events::id.eq(new_ordered_id()),
             audit_events::realm_id.eq(e.realm_id),
             audit_events::kind.eq(e.kind),
             audit_events::user_id.eq(e.user_id),

@@ -59,6 +59,14 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// A key for rows written on every login (grants, audit events): time-ordered (UUID v7), so
+/// that inserts append to the end of the key's b-tree instead of touching a random page of an
+/// ever-growing index. Not for anything that must be unguessable (it carries its creation time
+/// and 74 random bits): those are hashes of random tokens.
+pub fn new_ordered_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
