@@ -57,24 +57,33 @@ fn a_dropped_connection_fails_one_request_and_the_next_reconnects() {
     });
 }
 
+/// A request that could not start within the acquire timeout is told so, and its change is
+/// never applied afterwards (no ghost write behind an error page).
 #[test]
-fn a_request_that_waits_past_the_acquire_timeout_gets_an_error() {
+fn a_request_that_waits_past_the_acquire_timeout_gets_an_error_and_never_runs() {
     let Some(db) = TestDb::postgres_or_skip() else { return };
     store::open(&db.url).expect("migrate");
     let url = DbUrl::parse(&db.url).expect("url");
     let opts = PoolOptions { max_connections: 1, acquire_timeout: Duration::from_millis(200) };
     let st = Store::open_without_migrating(&url, opts).expect("open");
     runtime().block_on(async {
-        // The only connection is busy for a second; the second request waits in the queue.
-        let busy = st.run(|c| c.execute_raw("SELECT pg_sleep(1)"));
-        let waiting = st.run(|c| c.execute_raw("SELECT 1"));
-        let (busy, waiting) = tokio::join!(busy, waiting);
-        busy.expect("the slow query itself succeeds");
-        match waiting {
+        // The only connection is busy for two seconds; the second request waits in the queue.
+        // It is told so when its timeout passes, not when the connection comes free.
+        let busy = st.run(|c| c.execute_raw("SELECT pg_sleep(2)"));
+        let waiting = st.run(|c| c.execute_raw("CREATE TABLE late (x int)"));
+        tokio::pin!(busy, waiting);
+        // `biased`: polled in this order, so the busy query is queued first.
+        let waited = tokio::select! {
+            biased;
+            b = &mut busy => panic!("the busy query ended first ({b:?}): the waiting one was not timed out"),
+            w = &mut waiting => w,
+        };
+        busy.await.expect("the slow query itself succeeds");
+        match waited {
             Err(StoreError::Unavailable(m)) => assert!(m.contains("timed out"), "{m}"),
             other => panic!("expected a timeout, got {other:?}"),
         }
-        // The queue works on afterwards.
-        select_one(&st).await.expect("a query after the timeout");
+        // The queue works on afterwards, and the abandoned write did not happen.
+        st.run(|c| c.execute_raw("CREATE TABLE late (x int)")).await.expect("the timed-out CREATE never ran");
     });
 }
