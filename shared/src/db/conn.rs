@@ -16,7 +16,9 @@ impl AnyConnection {
     /// `establish` tries each backend in turn and hides the real error).
     pub fn open(url: &DbUrl) -> Result<Self, StoreError> {
         match url {
-            DbUrl::Postgres(u) => PgConnection::establish(u)
+            // libpq waits for the OS's TCP timeout (minutes) on a host that does not answer;
+            // a connection thread stuck that long serves nobody. The URL's own value wins.
+            DbUrl::Postgres(u) => PgConnection::establish(&super::url::with_default_param(u, "connect_timeout", "10"))
                 .map(AnyConnection::Postgres)
                 .map_err(|e| StoreError::Unavailable(redact_conn_error(&e.to_string()))),
             DbUrl::Sqlite(p) => {

@@ -75,9 +75,22 @@ fn without_loopback_tls(raw: &str) -> String {
     if !local {
         return raw.to_string();
     }
-    let sep = if parsed.query().is_some() { '&' } else { '?' };
+    with_param(raw, "sslmode", "disable")
+}
+
+/// `raw` with `key=value` added to its query unless the URL already names `key`: how a default
+/// for a libpq connection parameter is set without overriding the operator's choice.
+pub(super) fn with_default_param(raw: &str, key: &str, value: &str) -> String {
+    match ::url::Url::parse(raw) {
+        Ok(parsed) if !parsed.query_pairs().any(|(k, _)| k == key) => with_param(raw, key, value),
+        _ => raw.to_string(),
+    }
+}
+
+fn with_param(raw: &str, key: &str, value: &str) -> String {
     let (base, fragment) = raw.split_once('#').map_or((raw, None), |(b, f)| (b, Some(f)));
-    let mut out = format!("{base}{sep}sslmode=disable");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let mut out = format!("{base}{sep}{key}={value}");
     if let Some(f) = fragment {
         out.push('#');
         out.push_str(f);
@@ -139,6 +152,22 @@ mod tests {
         assert_eq!(pg("postgres://u@db.example:5432/db"), "postgres://u@db.example:5432/db");
         assert_eq!(pg("postgres://u@10.0.0.5/db"), "postgres://u@10.0.0.5/db");
         assert_eq!(pg("postgres://u@127.0.0.1/db?host=db.example"), "postgres://u@127.0.0.1/db?host=db.example");
+    }
+
+    #[test]
+    fn a_default_parameter_never_overrides_the_url() {
+        assert_eq!(
+            with_default_param("postgres://h/db", "connect_timeout", "10"),
+            "postgres://h/db?connect_timeout=10"
+        );
+        assert_eq!(
+            with_default_param("postgres://h/db?sslmode=disable", "connect_timeout", "10"),
+            "postgres://h/db?sslmode=disable&connect_timeout=10"
+        );
+        assert_eq!(
+            with_default_param("postgres://h/db?connect_timeout=3", "connect_timeout", "10"),
+            "postgres://h/db?connect_timeout=3"
+        );
     }
 
     #[test]
