@@ -150,6 +150,7 @@ fn work(shared: &Shared, url: &DbUrl) {
         (queued.job)(&mut conn);
     }
 }
+
 /// Runs `f` on the thread's connection; a panic becomes this request's error, and a connection
 /// that no longer answers after a failure is dropped so that the next job reconnects.
 fn run_job<T>(
