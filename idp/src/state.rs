@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use kenpo_shared::db::BatchedLookup;
+
 use crate::cache::TtlCache;
 use crate::config::IdpConfig;
 use crate::oidc::keys::KeyRing;
@@ -17,6 +19,10 @@ pub struct AppState(pub Arc<Inner>);
 
 pub struct Inner {
     pub store: Store,
+    /// Grant + member by grant id for bearer tokens, batched on PostgreSQL (`BatchedLookup`).
+    pub grant_lookups: Arc<BatchedLookup<String, store::grants::GrantWithUser>>,
+    /// Revoked client-token ids, looked up the same way.
+    pub revoked_jtis: Arc<BatchedLookup<String, ()>>,
     pub config: IdpConfig,
     pub keys: KeyRing,
     /// Seals second-factor secrets and ceremony state at rest (the master key, AES-256-GCM).
@@ -56,6 +62,8 @@ impl AppState {
             .map_err(|e| e.to_string())?;
         let mail = crate::mail::sender::Transport::from_config(&config.mail)?;
         Ok(AppState(Arc::new(Inner {
+            grant_lookups: BatchedLookup::new(store.clone(), store::grants::live_grants_with_users),
+            revoked_jtis: BatchedLookup::new(store.clone(), store::grants::revoked_jtis),
             store,
             mail,
             config,

@@ -10,7 +10,8 @@ use crate::state::AppState;
 use crate::store::{self, StoreError};
 
 /// A valid access token: its claims and, for member tokens, the grant and its member (loaded
-/// in the same database round trip: userinfo and introspection need both).
+/// in one query, userinfo and introspection need both; on PostgreSQL concurrent requests'
+/// lookups share a query, see `kenpo_shared::db::BatchedLookup`).
 pub struct ActiveToken {
     pub claims: Value,
     pub grant: Option<store::grants::GrantRow>,
@@ -39,12 +40,11 @@ pub async fn check(st: &AppState, realm: &Realm, token: &str) -> Result<Option<A
     // Member tokens carry "<grant id>.<random>"; client tokens a bare random id.
     match jti.split_once('.') {
         Some((grant_id, _)) => {
-            let gid = grant_id.to_string();
-            let found = st.store.run(move |c| store::grants::live_grant_with_user(c, &gid)).await?;
+            let found = st.grant_lookups.get(grant_id.to_string()).await?;
             Ok(found.map(|(g, user)| ActiveToken { claims, grant: Some(g), user }))
         }
         None => {
-            let revoked = st.store.run(move |c| store::grants::jti_revoked(c, &jti)).await?;
+            let revoked = st.revoked_jtis.get(jti.clone()).await?.is_some();
             Ok((!revoked).then_some(ActiveToken { claims, grant: None, user: None }))
         }
     }

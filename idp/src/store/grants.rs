@@ -53,22 +53,29 @@ pub fn find_grant(c: &mut AnyConnection, id: &str) -> Result<Option<GrantRow>, S
     Ok(grants::table.find(id).select(GrantRow::as_select()).first(c).optional()?)
 }
 
-/// A live (not revoked) grant with its member, in one query: bearer-token checks
-/// (introspection, userinfo) need both, and on PostgreSQL every query is a round trip.
-pub fn live_grant_with_user(
+/// Each of `ids` that is a live (not revoked) grant, with its member, keyed by grant id, in one
+/// query: bearer-token checks (introspection, userinfo) need both, and on PostgreSQL every query
+/// is a round trip, so concurrent checks are batched into one call (`state.grant_lookups`).
+pub fn live_grants_with_users(
     c: &mut AnyConnection,
-    id: &str,
-) -> Result<Option<(GrantRow, Option<super::users::UserRow>)>, StoreError> {
+    ids: &[String],
+) -> Result<Vec<(String, GrantWithUser)>, StoreError> {
     use super::schema::users;
     use super::users::UserRow;
-    Ok(grants::table
+    let live = grants::table
         .left_join(users::table.on(users::id.nullable().eq(grants::user_id)))
-        .filter(grants::id.eq(id))
         .filter(grants::revoked_at.is_null())
-        .select((GrantRow::as_select(), Option::<UserRow>::as_select()))
-        .first(c)
-        .optional()?)
+        .select((GrantRow::as_select(), Option::<UserRow>::as_select()));
+    let rows: Vec<GrantWithUser> = match ids {
+        // One id (always, on SQLite): `=` keeps the statement prepared; SQLite's `IN (…)` is not.
+        [id] => live.filter(grants::id.eq(id)).load(c)?,
+        _ => live.filter(grants::id.eq_any(ids)).load(c)?,
+    };
+    Ok(rows.into_iter().map(|row| (row.0.id.clone(), row)).collect())
 }
+
+/// A grant with its member (`None` for a grant without one, or a member since deleted).
+pub type GrantWithUser = (GrantRow, Option<super::users::UserRow>);
 
 pub fn revoke_grant(c: &mut AnyConnection, id: &str, now: NaiveDateTime) -> Result<(), StoreError> {
     diesel::update(grants::table.find(id).filter(grants::revoked_at.is_null()))
@@ -205,6 +212,11 @@ pub fn revoke_jti(c: &mut AnyConnection, jti: &str, expires_at: NaiveDateTime) -
     }
 }
 
-pub fn jti_revoked(c: &mut AnyConnection, jti: &str) -> Result<bool, StoreError> {
-    Ok(revoked_tokens::table.find(jti).select(revoked_tokens::jti).first::<String>(c).optional()?.is_some())
+/// Which of `jtis` (client tokens' ids) were revoked; batched like grants (`state.revoked_jtis`).
+pub fn revoked_jtis(c: &mut AnyConnection, jtis: &[String]) -> Result<Vec<(String, ())>, StoreError> {
+    let found: Vec<String> = match jtis {
+        [jti] => revoked_tokens::table.filter(revoked_tokens::jti.eq(jti)).select(revoked_tokens::jti).load(c)?,
+        _ => revoked_tokens::table.filter(revoked_tokens::jti.eq_any(jtis)).select(revoked_tokens::jti).load(c)?,
+    };
+    Ok(found.into_iter().map(|jti| (jti, ())).collect())
 }

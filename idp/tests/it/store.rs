@@ -351,13 +351,13 @@ both_backends!(
 // (c) One round trip per SQL type in use
 // ---------------------------------------------------------------------------------------------
 
-fn new_realm(c: &mut AnyConnection, name: &str) -> Result<String, StoreError> {
+pub(crate) fn new_realm(c: &mut AnyConnection, name: &str) -> Result<String, StoreError> {
     Ok(store::realms::insert(c, name, "テスト健保組合", &RealmSettings::default())?.id)
 }
 
 /// A member row written column by column (user ID = row id), only the required columns plus the
 /// two nullable ones the round-trip test varies.
-fn insert_member(
+pub(crate) fn insert_member(
     c: &mut AnyConnection,
     realm_id: &str,
     id: &str,
@@ -384,7 +384,12 @@ fn insert_member(
 }
 
 /// A public client row written column by column (client ID = row id).
-fn insert_public_client(c: &mut AnyConnection, realm_id: &str, id: &str, require_pkce: bool) -> Result<(), StoreError> {
+pub(crate) fn insert_public_client(
+    c: &mut AnyConnection,
+    realm_id: &str,
+    id: &str,
+    require_pkce: bool,
+) -> Result<(), StoreError> {
     diesel::insert_into(schema::clients::table)
         .values((
             schema::clients::id.eq(id),

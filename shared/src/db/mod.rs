@@ -2,6 +2,7 @@
 //! PostgreSQL or SQLite (chosen at run time from the URL), a bounded pool, the single write
 //! transaction helper, and embedded migrations.
 
+mod batch;
 mod checkpoint;
 mod conn;
 mod migrate;
@@ -11,6 +12,7 @@ mod spend;
 mod tx;
 mod url;
 
+pub use batch::{BatchedLookup, LoadMany};
 pub use conn::AnyConnection;
 pub use migrate::{Migrations, migrate};
 pub use pool::{PoolOptions, Store};
