@@ -86,7 +86,8 @@ where
         self.batches_sent.load(Ordering::Relaxed)
     }
 
-    /// Sends the waiting keys, batch after batch, until none are left.
+    /// Sends the waiting keys, batch after batch, until none are left. Nothing here unwinds
+    /// (`Store::run` turns a panic in `load` into an error), so `in_flight` always comes down.
     async fn send_batches(self: Arc<Self>) {
         loop {
             let batch = {
