@@ -43,7 +43,7 @@ impl ReceivedMail {
 
     /// The decoded text body (7bit, quoted-printable or base64).
     pub fn body(&self) -> String {
-        let body = self.raw.splitn(2, "\r\n\r\n").nth(1).unwrap_or_default();
+        let body = self.raw.split_once("\r\n\r\n").map(|(_, body)| body).unwrap_or_default();
         match self.header("Content-Transfer-Encoding").map(|v| v.to_ascii_lowercase()).as_deref() {
             Some("base64") => {
                 let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();

@@ -240,7 +240,9 @@ mod tests {
     #[test]
     fn protocol_problems_redirect_with_state() {
         let base = [("client_id", "portal"), ("redirect_uri", "https://rp.example/cb"), ("state", "st")];
-        let cases: Vec<(Vec<(&str, &str)>, OAuthCode, bool)> = vec![
+        // (parameters besides `base`, the error, whether it is sent back to the redirect URI)
+        type Case<'a> = (Vec<(&'a str, &'a str)>, OAuthCode, bool);
+        let cases: Vec<Case> = vec![
             (vec![("response_type", "token"), ("scope", "openid")], OAuthCode::UnsupportedResponseType, false),
             (vec![("response_type", "code"), ("scope", "email")], OAuthCode::InvalidScope, false),
             (vec![("response_type", "code"), ("scope", "openid")], OAuthCode::InvalidRequest, true),

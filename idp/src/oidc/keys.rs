@@ -26,10 +26,13 @@ impl RealmKeys {
     }
 }
 
+/// Each realm's parsed keys, with when they were loaded.
+type KeyCache = HashMap<String, (Instant, Arc<RealmKeys>)>;
+
 #[derive(Clone)]
 pub struct KeyRing {
     sealer: Arc<SecretBox>,
-    cache: Arc<RwLock<HashMap<String, (Instant, Arc<RealmKeys>)>>>,
+    cache: Arc<RwLock<KeyCache>>,
 }
 
 impl KeyRing {

@@ -366,7 +366,7 @@ impl RealmSettings {
             return Err("theme.primary_color must look like #1d5fa8".into());
         }
         for (k, u) in [("login.portal_url", &self.login.portal_url), ("theme.logo_url", &self.theme.logo_url)] {
-            if !u.is_empty() && !(u.starts_with("https://") || u.starts_with("http://")) {
+            if !u.is_empty() && !u.starts_with("https://") && !u.starts_with("http://") {
                 return Err(format!("{k} must be an http(s) URL or empty"));
             }
         }
