@@ -63,8 +63,9 @@ both_backends!(
         })
         .expect("grants");
         let lookups = BatchedLookup::new(st.clone(), grants::live_grants_with_users);
-        // Ids in an order that mixes batches: i * 7 mod 70 walks all of 0..70.
-        let ids: Vec<usize> = (0..5).flat_map(|_| (0..70).map(|i| i * 7 % 70)).collect();
+        // Ids in an order that mixes batches: i * 3 mod 70 walks all of 0..70 (3 and 70 are
+        // coprime), so neighbouring lookups ask for unrelated grants.
+        let ids: Vec<usize> = (0..5).flat_map(|_| (0..70).map(|i| i * 3 % 70)).collect();
         let answers = runtime().block_on(async {
             let tasks: Vec<_> = ids
                 .iter()
@@ -93,6 +94,8 @@ both_backends!(
                 }
             }
         }
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), 70, "every grant and every unknown id is asked for");
         if db.backend == Backend::Postgres {
             let sent = lookups.batches_sent();
             assert!(sent > 0 && sent < ids.len() as u64, "{sent} batches for {} lookups", ids.len());
